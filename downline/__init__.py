@@ -1,0 +1,1 @@
+"""Downline: referral-graph analytics and settlement for social e-commerce platforms."""

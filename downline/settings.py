@@ -1,0 +1,82 @@
+"""One typed settings object, read once from the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(RuntimeError):
+    """A required setting is missing or malformed."""
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"expected true or false, got {value!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    neo4j_uri: str = "bolt://127.0.0.1:7687"
+    neo4j_user: str = "neo4j"
+    neo4j_password: str | None = None
+    neo4j_database: str = "neo4j"
+    neo4j_data_dir: Path = ROOT / "var" / "neo4j"
+    neo4j_heap: str = "2g"
+    neo4j_pagecache: str = "2g"
+    query_timeout_s: float = 10.0
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    jwt_secret: str | None = None
+    graphiql: bool = True
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        e = dict(os.environ if env is None else env)
+        defaults = cls()
+        try:
+            return cls(
+                neo4j_uri=e.get("NEO4J_URI", defaults.neo4j_uri),
+                neo4j_user=e.get("NEO4J_USER", defaults.neo4j_user),
+                neo4j_password=e.get("NEO4J_PASSWORD") or None,
+                neo4j_database=e.get("NEO4J_DATABASE", defaults.neo4j_database),
+                neo4j_data_dir=Path(e.get("DOWNLINE_NEO4J_DIR", str(defaults.neo4j_data_dir))),
+                neo4j_heap=e.get("NEO4J_HEAP", defaults.neo4j_heap),
+                neo4j_pagecache=e.get("NEO4J_PAGECACHE", defaults.neo4j_pagecache),
+                query_timeout_s=float(e.get("DOWNLINE_QUERY_TIMEOUT", defaults.query_timeout_s)),
+                api_host=e.get("DOWNLINE_HOST", defaults.api_host),
+                api_port=int(e.get("DOWNLINE_PORT", defaults.api_port)),
+                jwt_secret=e.get("DOWNLINE_JWT_SECRET") or None,
+                graphiql=_bool(e.get("DOWNLINE_GRAPHIQL", "true")),
+            )
+        except ValueError as exc:
+            raise SettingsError(f"bad setting: {exc}") from exc
+
+    @property
+    def bolt_port(self) -> int:
+        port = urlparse(self.neo4j_uri).port
+        return port if port is not None else 7687
+
+    @property
+    def bolt_host(self) -> str:
+        return urlparse(self.neo4j_uri).hostname or "127.0.0.1"
+
+    def require_password(self) -> str:
+        if not self.neo4j_password:
+            raise SettingsError(
+                "NEO4J_PASSWORD is not set: export it (make run and make test use 'downline-dev')"
+            )
+        return self.neo4j_password
+
+    def require_jwt_secret(self) -> str:
+        if not self.jwt_secret:
+            raise SettingsError("DOWNLINE_JWT_SECRET is not set: the API signs and checks tokens with it")
+        return self.jwt_secret

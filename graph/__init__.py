@@ -1,0 +1,1 @@
+"""Everything that talks to Neo4j. Returns plain frozen dataclasses; never imports strawberry."""

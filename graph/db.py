@@ -1,0 +1,48 @@
+"""The driver, the schema, and emptying the graph."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import neo4j
+
+from downline.settings import ROOT, Settings
+from graph.cypherfiles import run_file
+
+SCHEMA_FILE = ROOT / "cypher" / "schema.cypher"
+
+
+def connect(settings: Settings) -> neo4j.Driver:
+    """One driver per process; the caller closes it."""
+    return neo4j.GraphDatabase.driver(
+        settings.neo4j_uri,
+        auth=(settings.neo4j_user, settings.require_password()),
+        connection_timeout=5,
+        connection_acquisition_timeout=10,
+        max_transaction_retry_time=15,
+    )
+
+
+def connect_async(settings: Settings) -> neo4j.AsyncDriver:
+    return neo4j.AsyncGraphDatabase.driver(
+        settings.neo4j_uri,
+        auth=(settings.neo4j_user, settings.require_password()),
+        connection_timeout=3,
+        connection_acquisition_timeout=5,
+        max_transaction_retry_time=5,
+    )
+
+
+def apply_schema(driver: neo4j.Driver, database: str = "neo4j", schema: Path = SCHEMA_FILE) -> None:
+    run_file(driver, schema, {}, database=database)
+    with driver.session(database=database) as session:
+        session.run("CALL db.awaitIndexes(300)").consume()
+
+
+def clear(driver: neo4j.Driver, database: str = "neo4j") -> int:
+    """Deletes every node in batches (constraints and indexes stay); returns how many."""
+    with driver.session(database=database) as session:
+        summary = session.run(
+            "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
+        ).consume()
+    return int(summary.counters.nodes_deleted)

@@ -1,0 +1,196 @@
+"""Members and the sponsor tree: register, transfer, suspend, read.
+
+Every write checks its input and writes inside one transaction, so a refusal writes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import neo4j
+
+from downline.money import require_offset
+from graph.errors import BadInput, Conflict, NotFound
+
+
+@dataclass(frozen=True)
+class Member:
+    id: str
+    name: str
+    joined_at: datetime
+    sponsor_id: str | None
+    suspended: bool
+
+
+MEMBER_FIELDS = """
+    id: m.id, name: m.name, joined_at: m.joined_at, suspended: coalesce(m.suspended, false),
+    sponsor_id: [(m)-[:SPONSORED_BY]->(s) | s.id][0]
+"""
+
+READ_MEMBER = f"MATCH (m:Member {{id: $id}}) RETURN m {{ {MEMBER_FIELDS} }} AS member"
+
+READ_MEMBERS = f"""
+UNWIND $ids AS id
+MATCH (m:Member {{id: id}})
+RETURN m {{ {MEMBER_FIELDS} }} AS member
+"""
+
+CREATE_MEMBER = f"""
+CREATE (m:Member {{id: $id, name: $name, joined_at: $joined_at, suspended: false}})
+WITH m
+OPTIONAL MATCH (s:Member {{id: $sponsor_id}})
+FOREACH (_ IN CASE WHEN s IS NULL THEN [] ELSE [1] END | CREATE (m)-[:SPONSORED_BY]->(s))
+RETURN m {{ {MEMBER_FIELDS} }} AS member
+"""
+
+# Walking up from the new sponsor is bounded by the tree's depth, unlike walking the downline.
+WOULD_CYCLE = """
+MATCH (s:Member {id: $sponsor_id})
+RETURN EXISTS { (s)-[:SPONSORED_BY*0..]->(:Member {id: $id}) } AS cycle
+"""
+
+TRANSFER = f"""
+MATCH (m:Member {{id: $id}}), (s:Member {{id: $sponsor_id}})
+OPTIONAL MATCH (m)-[old:SPONSORED_BY]->()
+DELETE old
+CREATE (m)-[:SPONSORED_BY {{since: $at}}]->(s)
+SET m.transferred_at = $at
+RETURN m {{ {MEMBER_FIELDS} }} AS member
+"""
+
+SUSPEND = f"""
+MATCH (m:Member {{id: $id}})
+SET m.suspended = $suspended
+RETURN m {{ {MEMBER_FIELDS} }} AS member
+"""
+
+
+def member_from(record: dict[str, Any]) -> Member:
+    return Member(
+        id=record["id"],
+        name=record["name"],
+        joined_at=record["joined_at"].to_native(),
+        sponsor_id=record["sponsor_id"],
+        suspended=bool(record["suspended"]),
+    )
+
+
+def _check_id(value: str, what: str) -> str:
+    text = value.strip()
+    if not text or len(text) > 64:
+        raise BadInput(f"{what} must be 1-64 characters, got {value!r}")
+    return text
+
+
+async def _one(tx: neo4j.AsyncManagedTransaction, query: str, **params: Any) -> dict[str, Any] | None:
+    result = await tx.run(query, params)
+    record = await result.single()
+    return None if record is None else dict(record[0]) if isinstance(record[0], dict) else dict(record)
+
+
+async def register_member(
+    driver: neo4j.AsyncDriver,
+    *,
+    member_id: str,
+    name: str,
+    joined_at: datetime,
+    sponsor_id: str | None,
+    database: str = "neo4j",
+) -> Member:
+    member_id = _check_id(member_id, "member id")
+    if not name.strip():
+        raise BadInput("name must not be empty")
+    try:
+        require_offset(joined_at)
+    except ValueError as exc:
+        raise BadInput(f"joinedAt: {exc}") from exc
+    if sponsor_id is not None:
+        sponsor_id = _check_id(sponsor_id, "sponsor id")
+        if sponsor_id == member_id:
+            raise BadInput(f"member {member_id} cannot sponsor itself")
+
+    async def work(tx: neo4j.AsyncManagedTransaction) -> Member:
+        if await _one(tx, "MATCH (m:Member {id: $id}) RETURN m.id AS id", id=member_id):
+            raise Conflict(f"member {member_id} already exists")
+        if sponsor_id is not None:
+            sponsor = await _one(
+                tx, "MATCH (s:Member {id: $id}) RETURN s.joined_at AS joined_at", id=sponsor_id
+            )
+            if sponsor is None:
+                raise NotFound(f"sponsor {sponsor_id} does not exist")
+            if sponsor["joined_at"].to_native() > joined_at:
+                raise BadInput(f"member {member_id} cannot join before its sponsor {sponsor_id}")
+        created = await _one(
+            tx,
+            CREATE_MEMBER,
+            id=member_id,
+            name=name.strip(),
+            joined_at=joined_at,
+            sponsor_id=sponsor_id,
+        )
+        assert created is not None
+        return member_from(created)
+
+    async with driver.session(database=database) as session:
+        return await session.execute_write(work)
+
+
+async def transfer_member(
+    driver: neo4j.AsyncDriver,
+    *,
+    member_id: str,
+    new_sponsor_id: str,
+    at: datetime,
+    database: str = "neo4j",
+) -> Member:
+    """An admin move of a member (and its whole downline) under a new sponsor; never a cycle."""
+    if member_id == new_sponsor_id:
+        raise BadInput(f"member {member_id} cannot sponsor itself")
+    try:
+        require_offset(at)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from exc
+
+    async def work(tx: neo4j.AsyncManagedTransaction) -> Member:
+        if not await _one(tx, "MATCH (m:Member {id: $id}) RETURN m.id AS id", id=member_id):
+            raise NotFound(f"member {member_id} does not exist")
+        check = await _one(tx, WOULD_CYCLE, id=member_id, sponsor_id=new_sponsor_id)
+        if check is None:
+            raise NotFound(f"sponsor {new_sponsor_id} does not exist")
+        if check["cycle"]:
+            raise Conflict(
+                f"moving {member_id} under {new_sponsor_id} would make a cycle:"
+                f" {new_sponsor_id} is in {member_id}'s downline"
+            )
+        moved = await _one(tx, TRANSFER, id=member_id, sponsor_id=new_sponsor_id, at=at)
+        assert moved is not None
+        return member_from(moved)
+
+    async with driver.session(database=database) as session:
+        return await session.execute_write(work)
+
+
+async def set_suspended(
+    driver: neo4j.AsyncDriver, *, member_id: str, suspended: bool, database: str = "neo4j"
+) -> Member:
+    async def work(tx: neo4j.AsyncManagedTransaction) -> Member:
+        changed = await _one(tx, SUSPEND, id=member_id, suspended=suspended)
+        if changed is None:
+            raise NotFound(f"member {member_id} does not exist")
+        return member_from(changed)
+
+    async with driver.session(database=database) as session:
+        return await session.execute_write(work)
+
+
+async def get_member(
+    driver: neo4j.AsyncDriver, member_id: str, *, database: str = "neo4j"
+) -> Member | None:
+    async def work(tx: neo4j.AsyncManagedTransaction) -> Member | None:
+        found = await _one(tx, READ_MEMBER, id=member_id)
+        return None if found is None else member_from(found)
+
+    async with driver.session(database=database) as session:
+        return await session.execute_read(work)

@@ -1,0 +1,267 @@
+"""The embedded Neo4j Community server: build its launcher, start it, stop it, ask how it is.
+
+There is no Docker engine on our machines, so the project runs Neo4j itself: a small Java
+launcher (``launcher/``) that starts Neo4j embedded with Bolt on loopback. This module drives it
+as a background process with a pid file and a log file beside the store.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import neo4j
+from neo4j.exceptions import AuthError, ServiceUnavailable
+
+from downline.settings import ROOT
+
+LAUNCHER_DIR = ROOT / "launcher"
+LAUNCHER_JAR = LAUNCHER_DIR / "target" / "neo4j-launcher-1.0.0.jar"
+
+
+class ServerError(RuntimeError):
+    """The embedded Neo4j could not be built, started or stopped; the message says why."""
+
+
+@dataclass(frozen=True)
+class ServerPaths:
+    """Where one embedded server keeps its store, pid and log."""
+
+    root: Path
+
+    @property
+    def store(self) -> Path:
+        return self.root / "store"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.root / "neo4j.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.root / "neo4j.log"
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    running: bool
+    pid: int | None
+    port: int | None
+    reachable: bool
+    log_file: Path
+
+
+def java_executable() -> str:
+    home = os.environ.get("JAVA_HOME")
+    if home and (Path(home) / "bin" / "java").exists():
+        return str(Path(home) / "bin" / "java")
+    found = shutil.which("java")
+    if not found:
+        raise ServerError(
+            "Java was not found: install a JDK 17 or newer (Debian: apt-get install openjdk-17-jdk)"
+            " or set JAVA_HOME"
+        )
+    return found
+
+
+def build_launcher(force: bool = False) -> Path:
+    """Builds the launcher jar with Maven the first time, or when its sources changed."""
+    sources = [LAUNCHER_DIR / "pom.xml", *LAUNCHER_DIR.joinpath("src").rglob("*.java")]
+    newest = max(p.stat().st_mtime for p in sources)
+    lib = LAUNCHER_JAR.parent / "lib"
+    if not force and LAUNCHER_JAR.exists() and lib.is_dir() and LAUNCHER_JAR.stat().st_mtime >= newest:
+        return LAUNCHER_JAR
+    java_executable()
+    mvn = shutil.which("mvn")
+    if not mvn:
+        raise ServerError(
+            "Maven was not found: install it (Debian: apt-get install maven); it builds the"
+            " Neo4j launcher from Maven Central the first time"
+        )
+    result = subprocess.run(
+        [mvn, "-q", "-B", "package", "-DskipTests"],
+        cwd=LAUNCHER_DIR,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0 or not LAUNCHER_JAR.exists():
+        tail = "\n".join((result.stdout + result.stderr).splitlines()[-25:])
+        raise ServerError(f"building the Neo4j launcher with Maven failed:\n{tail}")
+    return LAUNCHER_JAR
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child still answers kill(0); look at its state.
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return True
+    return state != "Z"
+
+
+def _read_pid(paths: ServerPaths) -> tuple[int, int] | None:
+    try:
+        pid_text, port_text = paths.pid_file.read_text().split()
+        return int(pid_text), int(port_text)
+    except (OSError, ValueError):
+        return None
+
+
+def _reachable(uri: str, auth: tuple[str, str]) -> bool:
+    try:
+        with neo4j.GraphDatabase.driver(uri, auth=auth, connection_timeout=2) as driver:
+            driver.verify_connectivity()
+        return True
+    except (ServiceUnavailable, OSError):
+        return False
+
+
+def status(paths: ServerPaths, auth: tuple[str, str]) -> ServerStatus:
+    recorded = _read_pid(paths)
+    if recorded is None or not _pid_alive(recorded[0]):
+        return ServerStatus(False, None, None, False, paths.log_file)
+    pid, port = recorded
+    return ServerStatus(True, pid, port, _reachable(f"bolt://127.0.0.1:{port}", auth), paths.log_file)
+
+
+def start(
+    paths: ServerPaths,
+    *,
+    port: int,
+    password: str,
+    user: str = "neo4j",
+    heap: str = "2g",
+    pagecache: str = "2g",
+    timeout_s: float = 120.0,
+    extra_conf: dict[str, str] | None = None,
+) -> int:
+    """Starts the server in the background and returns its pid once Bolt answers."""
+    current = _read_pid(paths)
+    if current is not None and _pid_alive(current[0]):
+        raise ServerError(
+            f"Neo4j is already running here (pid {current[0]}, port {current[1]});"
+            " 'downline db stop' stops it"
+        )
+    if not port_is_free("127.0.0.1", port):
+        raise ServerError(
+            f"port {port} on 127.0.0.1 is already in use by another process: stop it, or choose"
+            " another port with NEO4J_URI=bolt://127.0.0.1:PORT"
+        )
+    jar = build_launcher()
+    java = java_executable()
+    paths.root.mkdir(parents=True, exist_ok=True)
+    command = [
+        java,
+        f"-Xms{heap}",
+        f"-Xmx{heap}",
+        "-XX:+UseG1GC",
+        "-XX:+ExitOnOutOfMemoryError",
+        "-jar",
+        str(jar),
+        "--data",
+        str(paths.store),
+        "--port",
+        str(port),
+        "--pagecache",
+        pagecache,
+    ]
+    for key, value in (extra_conf or {}).items():
+        command += ["--conf", f"{key}={value}"]
+    env = dict(os.environ, NEO4J_PASSWORD=password)
+    with paths.log_file.open("ab") as log:
+        process = subprocess.Popen(  # noqa: S603 - our own launcher
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
+        )
+    paths.pid_file.write_text(f"{process.pid} {port}\n")
+    deadline = time.monotonic() + timeout_s
+    uri = f"bolt://127.0.0.1:{port}"
+    while time.monotonic() < deadline:
+        code = process.poll()
+        if code is not None:
+            paths.pid_file.unlink(missing_ok=True)
+            raise ServerError(
+                f"Neo4j exited with code {code} while starting; the end of {paths.log_file}:\n"
+                + _log_tail(paths.log_file)
+            )
+        try:
+            with neo4j.GraphDatabase.driver(uri, auth=(user, password), connection_timeout=2) as d:
+                d.verify_connectivity()
+            return process.pid
+        except AuthError as exc:
+            raise ServerError(f"Neo4j started but refused the credentials: {exc.message}") from exc
+        except (ServiceUnavailable, OSError):
+            time.sleep(0.5)
+    stop(paths)
+    raise ServerError(
+        f"Neo4j did not answer on {uri} within {timeout_s:.0f}s; the end of {paths.log_file}:\n"
+        + _log_tail(paths.log_file)
+    )
+
+
+def stop(paths: ServerPaths, timeout_s: float = 60.0) -> bool:
+    """Stops the server with SIGTERM (a clean shutdown); returns False when none was running."""
+    recorded = _read_pid(paths)
+    if recorded is None or not _pid_alive(recorded[0]):
+        paths.pid_file.unlink(missing_ok=True)
+        return False
+    pid = recorded[0]
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not _pid_alive(pid):
+            break
+        _reap(pid)
+        time.sleep(0.2)
+    else:
+        os.kill(pid, signal.SIGKILL)
+    _reap(pid)
+    paths.pid_file.unlink(missing_ok=True)
+    return True
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def _log_tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"

@@ -78,5 +78,7 @@ class Settings:
 
     def require_jwt_secret(self) -> str:
         if not self.jwt_secret:
-            raise SettingsError("DOWNLINE_JWT_SECRET is not set: the API signs and checks tokens with it")
+            raise SettingsError(
+                "DOWNLINE_JWT_SECRET is not set: the API signs and checks tokens with it"
+            )
         return self.jwt_secret

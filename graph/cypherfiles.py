@@ -83,12 +83,10 @@ def run_file(
     with driver.session(database=database) as session:
         for statement in statements:
             used = {k: v for k, v in params.items() if k in parameters_of(statement)}
-            result = session.run(neo4j.Query(statement), used)  # type: ignore[arg-type]
+            result = session.run(neo4j.Query(statement), used)
             records = list(result)
             summary = result.consume()
-            counters = {
-                k: v for k, v in vars(summary.counters).items() if isinstance(v, int) and v
-            }
+            counters = {k: v for k, v in vars(summary.counters).items() if isinstance(v, int) and v}
             results.append(
                 StatementResult(
                     statement=statement,

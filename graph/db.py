@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import neo4j
 
@@ -46,3 +47,12 @@ def clear(driver: neo4j.Driver, database: str = "neo4j") -> int:
             "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
         ).consume()
     return int(summary.counters.nodes_deleted)
+
+
+async def fetch_one(
+    tx: neo4j.AsyncManagedTransaction, query: str, **params: Any
+) -> dict[str, Any] | None:
+    """The first record of a query as a dict, or None when it returned nothing."""
+    result = await tx.run(query, params)
+    record = await result.single(strict=False)
+    return None if record is None else record.data()

@@ -12,6 +12,7 @@ from typing import Any
 import neo4j
 
 from downline.money import require_offset
+from graph.db import fetch_one as _one
 from graph.errors import BadInput, Conflict, NotFound
 
 
@@ -84,12 +85,6 @@ def _check_id(value: str, what: str) -> str:
     return text
 
 
-async def _one(tx: neo4j.AsyncManagedTransaction, query: str, **params: Any) -> dict[str, Any] | None:
-    result = await tx.run(query, params)
-    record = await result.single()
-    return None if record is None else dict(record[0]) if isinstance(record[0], dict) else dict(record)
-
-
 async def register_member(
     driver: neo4j.AsyncDriver,
     *,
@@ -131,7 +126,7 @@ async def register_member(
             sponsor_id=sponsor_id,
         )
         assert created is not None
-        return member_from(created)
+        return member_from(created["member"])
 
     async with driver.session(database=database) as session:
         return await session.execute_write(work)
@@ -166,7 +161,7 @@ async def transfer_member(
             )
         moved = await _one(tx, TRANSFER, id=member_id, sponsor_id=new_sponsor_id, at=at)
         assert moved is not None
-        return member_from(moved)
+        return member_from(moved["member"])
 
     async with driver.session(database=database) as session:
         return await session.execute_write(work)
@@ -179,7 +174,7 @@ async def set_suspended(
         changed = await _one(tx, SUSPEND, id=member_id, suspended=suspended)
         if changed is None:
             raise NotFound(f"member {member_id} does not exist")
-        return member_from(changed)
+        return member_from(changed["member"])
 
     async with driver.session(database=database) as session:
         return await session.execute_write(work)
@@ -190,7 +185,7 @@ async def get_member(
 ) -> Member | None:
     async def work(tx: neo4j.AsyncManagedTransaction) -> Member | None:
         found = await _one(tx, READ_MEMBER, id=member_id)
-        return None if found is None else member_from(found)
+        return None if found is None else member_from(found["member"])
 
     async with driver.session(database=database) as session:
         return await session.execute_read(work)

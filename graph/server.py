@@ -7,6 +7,7 @@ as a background process with a pid file and a log file beside the store.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -75,7 +76,12 @@ def build_launcher(force: bool = False) -> Path:
     sources = [LAUNCHER_DIR / "pom.xml", *LAUNCHER_DIR.joinpath("src").rglob("*.java")]
     newest = max(p.stat().st_mtime for p in sources)
     lib = LAUNCHER_JAR.parent / "lib"
-    if not force and LAUNCHER_JAR.exists() and lib.is_dir() and LAUNCHER_JAR.stat().st_mtime >= newest:
+    if (
+        not force
+        and LAUNCHER_JAR.exists()
+        and lib.is_dir()
+        and LAUNCHER_JAR.stat().st_mtime >= newest
+    ):
         return LAUNCHER_JAR
     java_executable()
     mvn = shutil.which("mvn")
@@ -141,7 +147,7 @@ def _reachable(uri: str, auth: tuple[str, str]) -> bool:
         with neo4j.GraphDatabase.driver(uri, auth=auth, connection_timeout=2) as driver:
             driver.verify_connectivity()
         return True
-    except (ServiceUnavailable, OSError):
+    except (ServiceUnavailable, AuthError, OSError):
         return False
 
 
@@ -150,7 +156,9 @@ def status(paths: ServerPaths, auth: tuple[str, str]) -> ServerStatus:
     if recorded is None or not _pid_alive(recorded[0]):
         return ServerStatus(False, None, None, False, paths.log_file)
     pid, port = recorded
-    return ServerStatus(True, pid, port, _reachable(f"bolt://127.0.0.1:{port}", auth), paths.log_file)
+    return ServerStatus(
+        True, pid, port, _reachable(f"bolt://127.0.0.1:{port}", auth), paths.log_file
+    )
 
 
 def start(
@@ -197,8 +205,9 @@ def start(
     for key, value in (extra_conf or {}).items():
         command += ["--conf", f"{key}={value}"]
     env = dict(os.environ, NEO4J_PASSWORD=password)
+    log_offset = paths.log_file.stat().st_size if paths.log_file.exists() else 0
     with paths.log_file.open("ab") as log:
-        process = subprocess.Popen(  # noqa: S603 - our own launcher
+        process = subprocess.Popen(
             command,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -217,14 +226,19 @@ def start(
                 f"Neo4j exited with code {code} while starting; the end of {paths.log_file}:\n"
                 + _log_tail(paths.log_file)
             )
+        # Bolt may listen before the launcher has set the password; READY comes after both.
+        if not _log_says_ready(paths.log_file, log_offset):
+            time.sleep(0.3)
+            continue
         try:
             with neo4j.GraphDatabase.driver(uri, auth=(user, password), connection_timeout=2) as d:
                 d.verify_connectivity()
             return process.pid
         except AuthError as exc:
+            stop(paths)
             raise ServerError(f"Neo4j started but refused the credentials: {exc.message}") from exc
         except (ServiceUnavailable, OSError):
-            time.sleep(0.5)
+            time.sleep(0.3)
     stop(paths)
     raise ServerError(
         f"Neo4j did not answer on {uri} within {timeout_s:.0f}s; the end of {paths.log_file}:\n"
@@ -254,10 +268,14 @@ def stop(paths: ServerPaths, timeout_s: float = 60.0) -> bool:
 
 
 def _reap(pid: int) -> None:
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
+
+
+def _log_says_ready(path: Path, offset: int) -> bool:
+    with path.open("rb") as log:
+        log.seek(offset)
+        return b"READY bolt://" in log.read()
 
 
 def _log_tail(path: Path, lines: int = 30) -> str:

@@ -77,11 +77,17 @@ public final class Main {
             stopped.countDown();
         }, "neo4j-launcher-shutdown"));
 
-        if (options.password != null) {
-            setPassword(service, options.password);
+        try {
+            if (options.password != null) {
+                setPassword(service, options.password);
+            }
+            GraphDatabaseService db = service.database(GraphDatabaseSettings.DEFAULT_DATABASE_NAME);
+            db.executeTransactionally("RETURN 1");
+        } catch (RuntimeException e) {
+            // Without this the database's own threads would keep a half-started JVM alive.
+            e.printStackTrace();
+            System.exit(1);
         }
-        GraphDatabaseService db = service.database(GraphDatabaseSettings.DEFAULT_DATABASE_NAME);
-        db.executeTransactionally("RETURN 1");
         System.out.println("READY bolt://" + options.host + ":" + options.port);
         System.out.flush();
         stopped.await();
@@ -90,9 +96,16 @@ public final class Main {
     /** Sets the neo4j user's password so clients authenticate with the configured secret. */
     private static void setPassword(DatabaseManagementService service, String password) {
         GraphDatabaseService system = service.database(GraphDatabaseSettings.SYSTEM_DATABASE_NAME);
-        system.executeTransactionally(
-                "ALTER USER " + USER + " SET PLAINTEXT PASSWORD $password CHANGE NOT REQUIRED",
-                Map.of("password", password));
+        try {
+            system.executeTransactionally(
+                    "ALTER USER " + USER + " SET PLAINTEXT PASSWORD $password CHANGE NOT REQUIRED",
+                    Map.of("password", password));
+        } catch (RuntimeException e) {
+            // A restarted store already has this password; Neo4j refuses to "change" it to itself.
+            if (!String.valueOf(e.getMessage()).contains("cannot be the same")) {
+                throw e;
+            }
+        }
     }
 
     private static boolean portIsFree(String host, int port) {

@@ -1,0 +1,60 @@
+# Downline: `make run` serves the product on a demo network; `make test` runs the whole suite.
+# Both set everything up first on a fresh machine (virtualenv, packages, the Neo4j launcher).
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+JAR := launcher/target/neo4j-launcher-1.0.0.jar
+DEMO_DIR := var/demo
+DEMO_MEMBERS ?= 10000
+
+# Development defaults only; production sets its own secrets.
+export NEO4J_PASSWORD ?= downline-dev
+export DOWNLINE_JWT_SECRET ?= downline-dev-secret-not-for-production-use
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: setup run test lint types unit db-start db-stop bench clean
+
+setup: $(VENV)/.installed $(JAR)
+
+$(VENV)/.installed: pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+$(JAR): launcher/pom.xml $(shell find launcher/src -name '*.java')
+	@command -v java >/dev/null || { echo "error: java not found; install a JDK 17+"; exit 1; }
+	@command -v mvn >/dev/null || { echo "error: mvn not found; install Maven"; exit 1; }
+	cd launcher && mvn -q -B package -DskipTests
+	touch $@
+
+db-start: setup
+	@$(BIN)/downline db status >/dev/null 2>&1 || $(BIN)/downline db start
+
+db-stop:
+	$(BIN)/downline db stop
+
+run: db-start
+	@test -f $(DEMO_DIR)/orders.csv || $(BIN)/downline demo-data --members $(DEMO_MEMBERS) --seed 1 --out $(DEMO_DIR)
+	$(BIN)/downline load --members $(DEMO_DIR)/members.csv --products $(DEMO_DIR)/products.csv --orders $(DEMO_DIR)/orders.csv
+	$(BIN)/downline serve
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+types: setup
+	$(BIN)/mypy
+
+unit: setup
+	$(BIN)/python -m pytest
+
+test: lint types unit
+
+bench: setup
+	$(BIN)/python -m bench $(if $(SCALE),--scale $(SCALE),)
+
+clean:
+	rm -rf $(VENV) launcher/target var

@@ -1,0 +1,3 @@
+from downline.cli import app
+
+app(prog_name="downline")

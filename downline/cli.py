@@ -1,0 +1,17 @@
+"""The ``downline`` command: one typer app assembled from the command modules."""
+
+from __future__ import annotations
+
+import typer
+
+from downline.commands import cypher, db, demo, load
+
+app = typer.Typer(
+    help="Downline: referral-graph analytics and settlement on Neo4j.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(db.app, name="db")
+app.add_typer(cypher.app, name="cypher")
+app.command("load")(load.command)
+app.command("demo-data")(demo.command)

@@ -1,0 +1,324 @@
+"""The data team's CSV contract: reading and checking members, products and orders files.
+
+Checking is pure (no database): each file is read once, every bad row is reported with its
+file, line and reason, and what the rows refer to is resolved against the other files and
+against what the caller says already exists in the graph.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from downline.money import parse_bp, parse_timestamp, parse_yuan
+
+MEMBER_COLUMNS = ("member_id", "sponsor_id", "joined_at", "name")
+PRODUCT_COLUMNS = ("sku", "name", "price", "commission_bp")
+ORDER_COLUMNS = (
+    "order_id",
+    "kind",
+    "buyer_id",
+    "seller_id",
+    "sku",
+    "amount",
+    "paid_at",
+    "refunded_at",
+)
+KINDS = frozenset({"RETAIL", "GIFT_PACKAGE"})
+
+
+@dataclass(frozen=True)
+class RowError:
+    file: str
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class MemberRow:
+    member_id: str
+    sponsor_id: str | None
+    joined_at: str
+    name: str
+
+
+@dataclass(frozen=True)
+class ProductRow:
+    sku: str
+    name: str
+    price: int
+    commission_bp: int
+
+
+@dataclass(frozen=True)
+class OrderRow:
+    order_id: str
+    kind: str
+    buyer_id: str
+    seller_id: str | None
+    sku: str
+    amount: int
+    paid_at: str
+    refunded_at: str | None
+
+
+@dataclass(frozen=True)
+class KnownMember:
+    """What the checks need of a member: its sponsor and when it joined."""
+
+    sponsor_id: str | None
+    joined_at: datetime
+
+
+@dataclass
+class Checked:
+    """The outcome of checking all three files: rows to write, or the errors that stop it."""
+
+    members: list[MemberRow] = field(default_factory=list)
+    products: list[ProductRow] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    order_count: int = 0
+
+
+def read_rows(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
+    """Yields (line number, row); a wrong header raises ValueError naming the file."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if header is None:
+            raise ValueError(
+                f"{path}:1: the file is empty; expected the header {','.join(columns)}"
+            )
+        header = [h.strip().lstrip("\ufeff") for h in header]
+        if tuple(header) != columns:
+            raise ValueError(
+                f"{path}:1: expected the header {','.join(columns)}, got {','.join(header)}"
+            )
+        for values in reader:
+            line = reader.line_num
+            if not values or values == [""]:
+                continue
+            if len(values) != len(columns):
+                yield line, {"__error__": f"expected {len(columns)} fields, got {len(values)}"}
+                continue
+            yield line, dict(zip(columns, (v.strip() for v in values), strict=True))
+
+
+def check_members(
+    path: Path, existing: Callable[[list[str]], Mapping[str, KnownMember]], errors: list[RowError]
+) -> tuple[list[MemberRow], dict[str, KnownMember]]:
+    """Checks members.csv; returns its rows and every member the orders may refer to."""
+    name = path.name
+    rows: list[MemberRow] = []
+    known: dict[str, KnownMember] = {}
+    lines: dict[str, int] = {}
+    for line, raw in read_rows(path, MEMBER_COLUMNS):
+        if "__error__" in raw:
+            errors.append(RowError(name, line, raw["__error__"]))
+            continue
+        member_id, sponsor_id = raw["member_id"], raw["sponsor_id"] or None
+        reasons: list[str] = []
+        if not member_id:
+            reasons.append("member_id is empty")
+        elif member_id in lines:
+            reasons.append(f"member {member_id} appears twice (first on line {lines[member_id]})")
+        if not raw["name"]:
+            reasons.append("name is empty")
+        if sponsor_id is not None and sponsor_id == member_id:
+            reasons.append(f"member {member_id} cannot sponsor itself")
+        try:
+            joined_at = parse_timestamp(raw["joined_at"])
+        except ValueError as exc:
+            reasons.append(f"joined_at: {exc}")
+        if reasons:
+            errors.extend(RowError(name, line, r) for r in reasons)
+            if member_id and member_id not in lines:
+                lines[member_id] = line
+            continue
+        lines[member_id] = line
+        rows.append(MemberRow(member_id, sponsor_id, raw["joined_at"], raw["name"]))
+        known[member_id] = KnownMember(sponsor_id, joined_at)
+
+    stored = existing(list(known))
+    missing_sponsors = sorted({r.sponsor_id for r in rows if r.sponsor_id} - set(known))
+    stored_sponsors = existing(missing_sponsors)
+    for row in rows:
+        line = lines[row.member_id]
+        mine = known[row.member_id]
+        before = stored.get(row.member_id)
+        if before is not None and (
+            before.sponsor_id != mine.sponsor_id or before.joined_at != mine.joined_at
+        ):
+            errors.append(
+                RowError(
+                    name,
+                    line,
+                    f"member {row.member_id} already exists with sponsor"
+                    f" {before.sponsor_id or '(none)'} and joined_at"
+                    f" {before.joined_at.isoformat()}; a sponsor change is an admin transfer",
+                )
+            )
+            continue
+        if row.sponsor_id is None:
+            continue
+        sponsor = known.get(row.sponsor_id) or stored_sponsors.get(row.sponsor_id)
+        if sponsor is None:
+            errors.append(RowError(name, line, f"sponsor {row.sponsor_id} does not exist"))
+        elif sponsor.joined_at > mine.joined_at:
+            errors.append(
+                RowError(
+                    name, line, f"member {row.member_id} joins before its sponsor {row.sponsor_id}"
+                )
+            )
+    for member_id in _members_in_cycles(known):
+        errors.append(RowError(name, lines[member_id], f"member {member_id} is in a sponsor cycle"))
+    known.update(stored_sponsors)
+    return rows, known
+
+
+def _members_in_cycles(known: Mapping[str, KnownMember]) -> list[str]:
+    """Members whose sponsor chain within the file loops back on itself."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done and acyclic, 3: in a cycle
+    cyclic: list[str] = []
+    for start in known:
+        path: list[str] = []
+        node: str | None = start
+        while node is not None and node in known and node not in state:
+            state[node] = 1
+            path.append(node)
+            node = known[node].sponsor_id
+        loop_from = path.index(node) if node is not None and state.get(node) == 1 else len(path)
+        for i, member in enumerate(path):
+            state[member] = 3 if i >= loop_from else 2
+            if i >= loop_from:
+                cyclic.append(member)
+    return sorted(cyclic)
+
+
+def check_products(path: Path, errors: list[RowError]) -> list[ProductRow]:
+    name = path.name
+    rows: list[ProductRow] = []
+    lines: dict[str, int] = {}
+    for line, raw in read_rows(path, PRODUCT_COLUMNS):
+        if "__error__" in raw:
+            errors.append(RowError(name, line, raw["__error__"]))
+            continue
+        reasons: list[str] = []
+        sku = raw["sku"]
+        if not sku:
+            reasons.append("sku is empty")
+        elif sku in lines:
+            reasons.append(f"product {sku} appears twice (first on line {lines[sku]})")
+        price = commission_bp = 0
+        try:
+            price = parse_yuan(raw["price"])
+            if price <= 0:
+                reasons.append(f"price must be positive, got {raw['price']}")
+        except ValueError as exc:
+            reasons.append(f"price: {exc}")
+        try:
+            commission_bp = parse_bp(raw["commission_bp"])
+        except ValueError as exc:
+            reasons.append(f"commission_bp: {exc}")
+        if sku and sku not in lines:
+            lines[sku] = line
+        if reasons:
+            errors.extend(RowError(name, line, r) for r in reasons)
+            continue
+        rows.append(ProductRow(sku, raw["name"] or sku, price, commission_bp))
+    return rows
+
+
+def check_orders(
+    path: Path,
+    members: Mapping[str, KnownMember],
+    existing: Callable[[list[str]], Mapping[str, KnownMember]],
+    skus: set[str],
+    errors: list[RowError],
+) -> int:
+    """Checks orders.csv without keeping its rows (it can hold tens of millions); returns a count.
+
+    Rows whose buyer or seller is in neither file are put aside and checked after one batched
+    look-up of the graph, instead of one query per row.
+    """
+    name = path.name
+    seen: set[str] = set()
+    deferred: list[tuple[int, dict[str, str]]] = []
+    count = 0
+    for line, raw in read_rows(path, ORDER_COLUMNS):
+        if "__error__" in raw:
+            errors.append(RowError(name, line, raw["__error__"]))
+            continue
+        count += 1
+        if raw["buyer_id"] not in members or (raw["seller_id"] and raw["seller_id"] not in members):
+            deferred.append((line, raw))
+            continue
+        for reason in _order_problems(raw, members, skus, seen):
+            errors.append(RowError(name, line, reason))
+    if deferred:
+        wanted = {r["buyer_id"] for _, r in deferred} | {r["seller_id"] for _, r in deferred}
+        stored = existing(sorted(i for i in wanted if i and i not in members))
+        merged = {**stored, **members}
+        for line, raw in deferred:
+            for reason in _order_problems(raw, merged, skus, seen):
+                errors.append(RowError(name, line, reason))
+    return count
+
+
+def _order_problems(
+    raw: dict[str, str], members: Mapping[str, KnownMember], skus: set[str], seen: set[str]
+) -> Iterator[str]:
+    order_id = raw["order_id"]
+    if not order_id:
+        yield "order_id is empty"
+    elif order_id in seen:
+        yield f"order {order_id} appears twice"
+    seen.add(order_id)
+    if raw["kind"] not in KINDS:
+        yield f"kind must be RETAIL or GIFT_PACKAGE, got {raw['kind']!r}"
+    buyer = members.get(raw["buyer_id"])
+    if buyer is None:
+        yield f"buyer {raw['buyer_id'] or '(empty)'} does not exist"
+    if raw["seller_id"] and raw["seller_id"] not in members:
+        yield f"seller {raw['seller_id']} does not exist"
+    if raw["sku"] not in skus:
+        yield f"product {raw['sku'] or '(empty)'} does not exist"
+    try:
+        if parse_yuan(raw["amount"]) <= 0:
+            yield f"amount must be a positive number of fen, got {raw['amount']}"
+    except ValueError as exc:
+        yield f"amount: {exc}"
+    try:
+        paid_at = parse_timestamp(raw["paid_at"])
+    except ValueError as exc:
+        yield f"paid_at: {exc}"
+        return
+    if buyer is not None and paid_at < buyer.joined_at:
+        yield f"order {order_id} is paid before its buyer {raw['buyer_id']} joined"
+    if raw["refunded_at"]:
+        try:
+            if parse_timestamp(raw["refunded_at"]) < paid_at:
+                yield f"order {order_id} is refunded before it was paid"
+        except ValueError as exc:
+            yield f"refunded_at: {exc}"
+
+
+def order_rows(path: Path) -> Iterator[OrderRow]:
+    """The rows of an orders file already checked by ``check_orders``."""
+    for _, raw in read_rows(path, ORDER_COLUMNS):
+        yield OrderRow(
+            raw["order_id"],
+            raw["kind"],
+            raw["buyer_id"],
+            raw["seller_id"] or None,
+            raw["sku"],
+            parse_yuan(raw["amount"]),
+            raw["paid_at"],
+            raw["refunded_at"] or None,
+        )

@@ -1,0 +1,236 @@
+"""Bulk import of the data team's CSV files: check everything first, then write in big batches.
+
+Every write is an ``UNWIND $rows`` + ``MERGE`` on a constrained key, so loading the same files
+again (or again after a load was killed halfway) changes nothing that is already there.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import neo4j
+
+from downline.importfiles import (
+    Checked,
+    KnownMember,
+    check_members,
+    check_orders,
+    check_products,
+    order_rows,
+)
+
+T = TypeVar("T")
+BATCH = 10_000
+LOOKUP_BATCH = 50_000
+
+LOOKUP_MEMBERS = """
+UNWIND $ids AS id
+MATCH (m:Member {id: id})
+RETURN m.id AS id, m.joined_at AS joined_at, [(m)-[:SPONSORED_BY]->(s) | s.id][0] AS sponsor_id
+"""
+
+ALL_SKUS = "MATCH (p:Product) RETURN p.sku AS sku"
+
+MERGE_PRODUCTS = """
+UNWIND $rows AS row
+MERGE (p:Product {sku: row.sku})
+ON CREATE SET p.name = row.name, p.price = row.price, p.commission_bp = row.commission_bp
+WITH p, row
+WHERE p.name <> row.name OR p.price <> row.price OR p.commission_bp <> row.commission_bp
+SET p.name = row.name, p.price = row.price, p.commission_bp = row.commission_bp
+"""
+
+MERGE_MEMBERS = """
+UNWIND $rows AS row
+MERGE (m:Member {id: row.member_id})
+ON CREATE SET m.name = row.name, m.joined_at = datetime(row.joined_at), m.suspended = false
+"""
+
+# A second pass, because sponsors may come after their recruits in the file.
+MERGE_SPONSORS = """
+UNWIND $rows AS row
+MATCH (m:Member {id: row.member_id})
+MATCH (s:Member {id: row.sponsor_id})
+MERGE (m)-[:SPONSORED_BY]->(s)
+"""
+
+MERGE_ORDERS = """
+UNWIND $rows AS row
+MATCH (b:Member {id: row.buyer_id})
+MATCH (p:Product {sku: row.sku})
+MERGE (o:Order {id: row.order_id})
+ON CREATE SET o.kind = row.kind, o.buyer_id = row.buyer_id, o.seller_id = row.seller_id,
+              o.sku = row.sku, o.amount = row.amount, o.commission_bp = p.commission_bp,
+              o.paid_at = datetime(row.paid_at)
+FOREACH (_ IN CASE WHEN o.refunded_at IS NULL AND row.refunded_at IS NOT NULL THEN [1] ELSE [] END |
+  SET o.refunded_at = datetime(row.refunded_at))
+MERGE (b)-[:BOUGHT]->(o)
+MERGE (o)-[:OF_PRODUCT]->(p)
+WITH o, row
+WHERE row.seller_id IS NOT NULL
+MATCH (s:Member {id: row.seller_id})
+MERGE (s)-[:SOLD]->(o)
+"""
+
+
+class LoadRefused(Exception):
+    """At least one row is bad; nothing was written."""
+
+    def __init__(self, checked: Checked) -> None:
+        super().__init__(f"{len(checked.errors)} bad row(s); nothing was written")
+        self.errors = checked.errors
+
+
+@dataclass
+class LoadReport:
+    members: int = 0
+    products: int = 0
+    orders: int = 0
+    seconds: float = 0.0
+    counters: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rows(self) -> int:
+        return self.members + self.products + self.orders
+
+    @property
+    def rows_per_s(self) -> float:
+        return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+
+Progress = Callable[[str, int, int], None]
+"""progress(stage, rows done in this call, stage total)"""
+
+
+def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    iterator = iter(items)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
+
+
+def lookup_members(
+    driver: neo4j.Driver, ids: Sequence[str], database: str = "neo4j"
+) -> dict[str, KnownMember]:
+    found: dict[str, KnownMember] = {}
+    for chunk in _batches(ids, LOOKUP_BATCH):
+        records, _, _ = driver.execute_query(
+            LOOKUP_MEMBERS, ids=chunk, database_=database, routing_=neo4j.RoutingControl.READ
+        )
+        for r in records:
+            found[r["id"]] = KnownMember(r["sponsor_id"], r["joined_at"].to_native())
+    return found
+
+
+def check_files(
+    driver: neo4j.Driver,
+    *,
+    members: Path | None,
+    products: Path | None,
+    orders: Path | None,
+    database: str = "neo4j",
+) -> Checked:
+    """Checks every row of every file given, against each other and the graph."""
+
+    def existing(ids: list[str]) -> Mapping[str, KnownMember]:
+        return lookup_members(driver, ids, database)
+
+    checked = Checked()
+    known: dict[str, KnownMember] = {}
+    if members is not None:
+        checked.members, known = check_members(members, existing, checked.errors)
+    if products is not None:
+        checked.products = check_products(products, checked.errors)
+    if orders is not None:
+        records, _, _ = driver.execute_query(ALL_SKUS, database_=database)
+        skus = {r["sku"] for r in records} | {p.sku for p in checked.products}
+        checked.order_count = check_orders(orders, known, existing, skus, checked.errors)
+    return checked
+
+
+def _write(
+    driver: neo4j.Driver,
+    query: str,
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    stage: str,
+    total: int,
+    progress: Progress | None,
+    counters: dict[str, int],
+    database: str,
+    batch: int = BATCH,
+) -> None:
+    for chunk in _batches(rows, batch):
+        summary = driver.execute_query(query, rows=chunk, database_=database).summary
+        for key, value in vars(summary.counters).items():
+            if isinstance(value, int) and not isinstance(value, bool) and value:
+                counters[key] = counters.get(key, 0) + value
+        if progress is not None:
+            progress(stage, len(chunk), total)
+
+
+def load(
+    driver: neo4j.Driver,
+    *,
+    members: Path | None = None,
+    products: Path | None = None,
+    orders: Path | None = None,
+    progress: Progress | None = None,
+    database: str = "neo4j",
+) -> LoadReport:
+    """Checks all files, then writes them; raises LoadRefused (writing nothing) on any bad row."""
+    started = time.perf_counter()
+    checked = check_files(
+        driver, members=members, products=products, orders=orders, database=database
+    )
+    if checked.errors:
+        raise LoadRefused(checked)
+    report = LoadReport(
+        members=len(checked.members), products=len(checked.products), orders=checked.order_count
+    )
+    common: dict[str, Any] = {
+        "progress": progress,
+        "counters": report.counters,
+        "database": database,
+    }
+    _write(
+        driver,
+        MERGE_PRODUCTS,
+        (asdict(p) for p in checked.products),
+        stage="products",
+        total=report.products,
+        **common,
+    )
+    _write(
+        driver,
+        MERGE_MEMBERS,
+        (asdict(m) for m in checked.members),
+        stage="members",
+        total=report.members,
+        batch=20_000,
+        **common,
+    )
+    _write(
+        driver,
+        MERGE_SPONSORS,
+        (asdict(m) for m in checked.members if m.sponsor_id),
+        stage="sponsors",
+        total=sum(1 for m in checked.members if m.sponsor_id),
+        batch=20_000,
+        **common,
+    )
+    if orders is not None:
+        _write(
+            driver,
+            MERGE_ORDERS,
+            (asdict(o) for o in order_rows(orders)),
+            stage="orders",
+            total=report.orders,
+            **common,
+        )
+    report.seconds = time.perf_counter() - started
+    return report

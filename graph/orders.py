@@ -1,0 +1,178 @@
+"""Orders and refunds. An order is immutable once recorded, except for its refund time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import neo4j
+
+from downline.money import require_offset
+from graph.db import fetch_one
+from graph.errors import BadInput, Conflict, NotFound
+
+KINDS = ("RETAIL", "GIFT_PACKAGE")
+
+
+@dataclass(frozen=True)
+class Order:
+    id: str
+    kind: str
+    buyer_id: str
+    seller_id: str | None
+    sku: str
+    amount: int
+    commission_bp: int
+    paid_at: datetime
+    refunded_at: datetime | None
+
+
+ORDER_FIELDS = """
+    id: o.id, kind: o.kind, buyer_id: o.buyer_id, seller_id: o.seller_id, sku: o.sku,
+    amount: o.amount, commission_bp: o.commission_bp, paid_at: o.paid_at,
+    refunded_at: o.refunded_at
+"""
+
+ORDER_CONTEXT = """
+OPTIONAL MATCH (existing:Order {id: $id})
+OPTIONAL MATCH (buyer:Member {id: $buyer_id})
+OPTIONAL MATCH (seller:Member {id: $seller_id})
+OPTIONAL MATCH (product:Product {sku: $sku})
+RETURN existing IS NOT NULL AS exists, buyer.joined_at AS buyer_joined_at,
+       seller IS NOT NULL AS seller_found, seller.joined_at AS seller_joined_at,
+       product.commission_bp AS commission_bp
+"""
+
+CREATE_ORDER = f"""
+MATCH (buyer:Member {{id: $buyer_id}}), (product:Product {{sku: $sku}})
+CREATE (o:Order {{id: $id, kind: $kind, buyer_id: $buyer_id, seller_id: $seller_id, sku: $sku,
+                 amount: $amount, commission_bp: product.commission_bp, paid_at: $paid_at}})
+CREATE (buyer)-[:BOUGHT]->(o)
+CREATE (o)-[:OF_PRODUCT]->(product)
+WITH o
+OPTIONAL MATCH (seller:Member {{id: $seller_id}})
+FOREACH (_ IN CASE WHEN seller IS NULL THEN [] ELSE [1] END | CREATE (seller)-[:SOLD]->(o))
+RETURN o {{ {ORDER_FIELDS} }} AS order
+"""
+
+REFUND = f"""
+MATCH (o:Order {{id: $id}})
+SET o.refunded_at = $refunded_at
+RETURN o {{ {ORDER_FIELDS} }} AS order
+"""
+
+READ_ORDER = f"MATCH (o:Order {{id: $id}}) RETURN o {{ {ORDER_FIELDS} }} AS order"
+
+
+def order_from(row: dict[str, Any]) -> Order:
+    refunded = row["refunded_at"]
+    return Order(
+        id=row["id"],
+        kind=row["kind"],
+        buyer_id=row["buyer_id"],
+        seller_id=row["seller_id"],
+        sku=row["sku"],
+        amount=row["amount"],
+        commission_bp=row["commission_bp"],
+        paid_at=row["paid_at"].to_native(),
+        refunded_at=None if refunded is None else refunded.to_native(),
+    )
+
+
+def check_amount(amount: object) -> int:
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        raise BadInput(f"amount must be a positive whole number of fen, got {amount!r}")
+    return amount
+
+
+async def record_order(
+    driver: neo4j.AsyncDriver,
+    *,
+    order_id: str,
+    kind: str,
+    buyer_id: str,
+    seller_id: str | None,
+    sku: str,
+    amount: int,
+    paid_at: datetime,
+    database: str = "neo4j",
+) -> Order:
+    if not order_id.strip():
+        raise BadInput("order id must not be empty")
+    if kind not in KINDS:
+        raise BadInput(f"kind must be RETAIL or GIFT_PACKAGE, got {kind!r}")
+    check_amount(amount)
+    try:
+        require_offset(paid_at)
+    except ValueError as exc:
+        raise BadInput(f"paidAt: {exc}") from exc
+
+    async def work(tx: neo4j.AsyncManagedTransaction) -> Order:
+        ctx = await fetch_one(
+            tx, ORDER_CONTEXT, id=order_id, buyer_id=buyer_id, seller_id=seller_id, sku=sku
+        )
+        assert ctx is not None
+        if ctx["exists"]:
+            raise Conflict(f"order {order_id} already exists")
+        if ctx["buyer_joined_at"] is None:
+            raise NotFound(f"buyer {buyer_id} does not exist")
+        if seller_id is not None and not ctx["seller_found"]:
+            raise NotFound(f"seller {seller_id} does not exist")
+        if ctx["commission_bp"] is None:
+            raise NotFound(f"product {sku} does not exist")
+        if paid_at < ctx["buyer_joined_at"].to_native():
+            raise BadInput(f"order {order_id} is paid before its buyer {buyer_id} joined")
+        row = await fetch_one(
+            tx,
+            CREATE_ORDER,
+            id=order_id,
+            kind=kind,
+            buyer_id=buyer_id,
+            seller_id=seller_id,
+            sku=sku,
+            amount=amount,
+            paid_at=paid_at,
+        )
+        assert row is not None
+        return order_from(row["order"])
+
+    async with driver.session(database=database) as session:
+        return await session.execute_write(work)
+
+
+async def refund_order(
+    driver: neo4j.AsyncDriver, *, order_id: str, refunded_at: datetime, database: str = "neo4j"
+) -> Order:
+    """Records a refund; settlement turns it into reversals if the order already settled."""
+    try:
+        require_offset(refunded_at)
+    except ValueError as exc:
+        raise BadInput(f"refundedAt: {exc}") from exc
+
+    async def work(tx: neo4j.AsyncManagedTransaction) -> Order:
+        row = await fetch_one(tx, READ_ORDER, id=order_id)
+        if row is None:
+            raise NotFound(f"order {order_id} does not exist")
+        order = order_from(row["order"])
+        if order.refunded_at is not None:
+            raise Conflict(f"order {order_id} was already refunded at {order.refunded_at}")
+        if refunded_at < order.paid_at:
+            raise BadInput(f"order {order_id} cannot be refunded before it was paid")
+        changed = await fetch_one(tx, REFUND, id=order_id, refunded_at=refunded_at)
+        assert changed is not None
+        return order_from(changed["order"])
+
+    async with driver.session(database=database) as session:
+        return await session.execute_write(work)
+
+
+async def get_order(
+    driver: neo4j.AsyncDriver, order_id: str, *, database: str = "neo4j"
+) -> Order | None:
+    async def work(tx: neo4j.AsyncManagedTransaction) -> Order | None:
+        row = await fetch_one(tx, READ_ORDER, id=order_id)
+        return None if row is None else order_from(row["order"])
+
+    async with driver.session(database=database) as session:
+        return await session.execute_read(work)

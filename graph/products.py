@@ -1,0 +1,53 @@
+"""Products and their commission rates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import neo4j
+
+from graph.db import fetch_one
+from graph.errors import BadInput
+
+
+@dataclass(frozen=True)
+class Product:
+    sku: str
+    name: str
+    price: int
+    commission_bp: int
+
+
+UPSERT_PRODUCT = """
+MERGE (p:Product {sku: $sku})
+SET p.name = $name, p.price = $price, p.commission_bp = $commission_bp
+RETURN p {.sku, .name, .price, .commission_bp} AS product
+"""
+
+
+async def upsert_product(
+    driver: neo4j.AsyncDriver,
+    *,
+    sku: str,
+    name: str,
+    price: int,
+    commission_bp: int,
+    database: str = "neo4j",
+) -> Product:
+    """A rate change applies to orders recorded from now on; past orders keep theirs."""
+    if not sku.strip():
+        raise BadInput("sku must not be empty")
+    if isinstance(price, bool) or not isinstance(price, int) or price <= 0:
+        raise BadInput(f"price must be a positive number of fen, got {price!r}")
+    if not 0 <= commission_bp <= 10_000:
+        raise BadInput(f"commission_bp must be within 0-10000, got {commission_bp}")
+
+    async def work(tx: neo4j.AsyncManagedTransaction) -> Product:
+        row = await fetch_one(
+            tx, UPSERT_PRODUCT, sku=sku, name=name, price=price, commission_bp=commission_bp
+        )
+        assert row is not None
+        return Product(**row["product"])
+
+    async with driver.session(database=database) as session:
+        return await session.execute_write(work)

@@ -200,8 +200,9 @@ def _join_times(rng: np.random.Generator, n: int) -> Ints:
     t = np.floor(JOIN_WINDOW * np.log1p(u * np.expm1(GROWTH)) / GROWTH).astype(np.int64)
     step = np.arange(n, dtype=np.int64)
     t = np.maximum.accumulate(t - step) + step  # at least one second apart
-    overflow = t[-1] - (JOIN_WINDOW - 1)
-    return t - max(0, int(overflow))
+    # ...and still inside the window: the minimum of two strictly increasing sequences.
+    inside: Ints = np.minimum(t, JOIN_WINDOW - n + step)
+    return inside
 
 
 def _depths(sponsor: Ints) -> Ints:

@@ -18,6 +18,7 @@ import neo4j
 from downline.importfiles import (
     Checked,
     KnownMember,
+    OrderRow,
     check_members,
     check_orders,
     check_products,
@@ -59,22 +60,36 @@ MATCH (s:Member {id: row.sponsor_id})
 MERGE (m)-[:SPONSORED_BY]->(s)
 """
 
-MERGE_ORDERS = """
+STORED_ORDERS = """
+UNWIND $ids AS id
+MATCH (o:Order {id: id})
+RETURN o.id AS id, o.refunded_at IS NOT NULL AS refunded
+"""
+
+# An order and its relationships are created in one transaction, so an order that exists is
+# complete: new orders can be CREATEd (cheaper than MERGE) and stored ones only take refunds.
+# The uniqueness constraint still guards against a concurrent loader of the same rows.
+CREATE_ORDERS = """
 UNWIND $rows AS row
 MATCH (b:Member {id: row.buyer_id})
 MATCH (p:Product {sku: row.sku})
-MERGE (o:Order {id: row.order_id})
-ON CREATE SET o.kind = row.kind, o.buyer_id = row.buyer_id, o.seller_id = row.seller_id,
-              o.sku = row.sku, o.amount = row.amount, o.commission_bp = p.commission_bp,
-              o.paid_at = datetime(row.paid_at)
-FOREACH (_ IN CASE WHEN o.refunded_at IS NULL AND row.refunded_at IS NOT NULL THEN [1] ELSE [] END |
-  SET o.refunded_at = datetime(row.refunded_at))
-MERGE (b)-[:BOUGHT]->(o)
-MERGE (o)-[:OF_PRODUCT]->(p)
+CREATE (o:Order {id: row.order_id, kind: row.kind, buyer_id: row.buyer_id,
+                 seller_id: row.seller_id, sku: row.sku, amount: row.amount,
+                 commission_bp: p.commission_bp, paid_at: datetime(row.paid_at),
+                 refunded_at: datetime(row.refunded_at)})
+CREATE (b)-[:BOUGHT]->(o)
+CREATE (o)-[:OF_PRODUCT]->(p)
 WITH o, row
 WHERE row.seller_id IS NOT NULL
 MATCH (s:Member {id: row.seller_id})
-MERGE (s)-[:SOLD]->(o)
+CREATE (s)-[:SOLD]->(o)
+"""
+
+ADD_REFUNDS = """
+UNWIND $rows AS row
+MATCH (o:Order {id: row.order_id})
+WHERE o.refunded_at IS NULL
+SET o.refunded_at = datetime(row.refunded_at)
 """
 
 
@@ -152,6 +167,45 @@ def check_files(
     return checked
 
 
+def _order_writes(
+    driver: neo4j.Driver, rows: Iterable[OrderRow], database: str
+) -> Iterator[tuple[str, list[dict[str, Any]], int]]:
+    """(query, rows, rows covered) per batch: CREATE for new orders, refunds for stored ones."""
+    for chunk in _batches(rows, BATCH):
+        records, _, _ = driver.execute_query(
+            STORED_ORDERS,
+            ids=[o.order_id for o in chunk],
+            database_=database,
+            routing_=neo4j.RoutingControl.READ,
+        )
+        stored = {r["id"]: r["refunded"] for r in records}
+        fresh = [asdict(o) for o in chunk if o.order_id not in stored]
+        refunds = [
+            asdict(o)
+            for o in chunk
+            if o.refunded_at and o.order_id in stored and not stored[o.order_id]
+        ]
+        if fresh:
+            yield CREATE_ORDERS, fresh, len(chunk)
+        if refunds:
+            yield ADD_REFUNDS, refunds, 0 if fresh else len(chunk)
+        if not fresh and not refunds:
+            yield "", [], len(chunk)
+
+
+def _run(
+    driver: neo4j.Driver,
+    query: str,
+    rows: Sequence[Mapping[str, Any]],
+    counters: dict[str, int],
+    database: str,
+) -> None:
+    summary = driver.execute_query(query, rows=rows, database_=database).summary
+    for key, value in vars(summary.counters).items():
+        if isinstance(value, int) and not isinstance(value, bool) and value:
+            counters[key] = counters.get(key, 0) + value
+
+
 def _write(
     driver: neo4j.Driver,
     query: str,
@@ -165,10 +219,7 @@ def _write(
     batch: int = BATCH,
 ) -> None:
     for chunk in _batches(rows, batch):
-        summary = driver.execute_query(query, rows=chunk, database_=database).summary
-        for key, value in vars(summary.counters).items():
-            if isinstance(value, int) and not isinstance(value, bool) and value:
-                counters[key] = counters.get(key, 0) + value
+        _run(driver, query, chunk, counters, database)
         if progress is not None:
             progress(stage, len(chunk), total)
 
@@ -224,13 +275,10 @@ def load(
         **common,
     )
     if orders is not None:
-        _write(
-            driver,
-            MERGE_ORDERS,
-            (asdict(o) for o in order_rows(orders)),
-            stage="orders",
-            total=report.orders,
-            **common,
-        )
+        for query, rows, covered in _order_writes(driver, order_rows(orders), database):
+            if rows:
+                _run(driver, query, rows, report.counters, database)
+            if progress is not None:
+                progress("orders", covered, report.orders)
     report.seconds = time.perf_counter() - started
     return report

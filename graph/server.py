@@ -26,6 +26,11 @@ LAUNCHER_DIR = ROOT / "launcher"
 LAUNCHER_JAR = LAUNCHER_DIR / "target" / "neo4j-launcher-1.0.0.jar"
 
 
+# Servers started by this process, kept so they are reaped on stop (and not reported by the
+# interpreter as still-running subprocesses when their handle is dropped).
+_children: dict[int, subprocess.Popen[bytes]] = {}
+
+
 class ServerError(RuntimeError):
     """The embedded Neo4j could not be built, started or stopped; the message says why."""
 
@@ -215,6 +220,7 @@ def start(
             env=env,
             start_new_session=True,
         )
+    _children[process.pid] = process
     paths.pid_file.write_text(f"{process.pid} {port}\n")
     deadline = time.monotonic() + timeout_s
     uri = f"bolt://127.0.0.1:{port}"
@@ -268,6 +274,11 @@ def stop(paths: ServerPaths, timeout_s: float = 60.0) -> bool:
 
 
 def _reap(pid: int) -> None:
+    child = _children.get(pid)
+    if child is not None:
+        if child.poll() is not None:
+            del _children[pid]
+        return
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
 

@@ -14,8 +14,8 @@ from rich.console import Console
 from downline.settings import Settings, SettingsError
 from graph.db import connect
 
-err = Console(stderr=True)
-out = Console()
+err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

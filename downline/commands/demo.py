@@ -22,6 +22,8 @@ def command(
         summary = write_demo_network(out_dir, members=members, seed=seed, orders=orders)
     except OSError as exc:
         fail(f"cannot write to {out_dir}: {exc}")
+    except ValueError as exc:
+        fail(str(exc))
     out.print(
         f"wrote {summary.members:,} members ({summary.agents:,} agents, max depth"
         f" {summary.max_depth}, largest downline {summary.largest_downline:,}),"

@@ -9,7 +9,8 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -167,30 +168,26 @@ def check_files(
     return checked
 
 
-def _order_writes(
-    driver: neo4j.Driver, rows: Iterable[OrderRow], database: str
-) -> Iterator[tuple[str, list[dict[str, Any]], int]]:
-    """(query, rows, rows covered) per batch: CREATE for new orders, refunds for stored ones."""
-    for chunk in _batches(rows, BATCH):
-        records, _, _ = driver.execute_query(
-            STORED_ORDERS,
-            ids=[o.order_id for o in chunk],
-            database_=database,
-            routing_=neo4j.RoutingControl.READ,
-        )
-        stored = {r["id"]: r["refunded"] for r in records}
-        fresh = [asdict(o) for o in chunk if o.order_id not in stored]
-        refunds = [
-            asdict(o)
-            for o in chunk
-            if o.refunded_at and o.order_id in stored and not stored[o.order_id]
-        ]
-        if fresh:
-            yield CREATE_ORDERS, fresh, len(chunk)
-        if refunds:
-            yield ADD_REFUNDS, refunds, 0 if fresh else len(chunk)
-        if not fresh and not refunds:
-            yield "", [], len(chunk)
+def _write_orders(
+    driver: neo4j.Driver, chunk: list[OrderRow], counters: dict[str, int], database: str
+) -> int:
+    """Writes one batch: CREATE for new orders, refunds for stored ones; returns its size."""
+    records, _, _ = driver.execute_query(
+        STORED_ORDERS,
+        ids=[o.order_id for o in chunk],
+        database_=database,
+        routing_=neo4j.RoutingControl.READ,
+    )
+    stored = {r["id"]: r["refunded"] for r in records}
+    fresh = [vars(o) for o in chunk if o.order_id not in stored]
+    refunds = [
+        vars(o) for o in chunk if o.refunded_at and o.order_id in stored and not stored[o.order_id]
+    ]
+    if fresh:
+        _run(driver, CREATE_ORDERS, fresh, counters, database)
+    if refunds:
+        _run(driver, ADD_REFUNDS, refunds, counters, database)
+    return len(chunk)
 
 
 def _run(
@@ -251,7 +248,7 @@ def load(
     _write(
         driver,
         MERGE_PRODUCTS,
-        (asdict(p) for p in checked.products),
+        (vars(p) for p in checked.products),
         stage="products",
         total=report.products,
         **common,
@@ -259,7 +256,7 @@ def load(
     _write(
         driver,
         MERGE_MEMBERS,
-        (asdict(m) for m in checked.members),
+        (vars(m) for m in checked.members),
         stage="members",
         total=report.members,
         batch=20_000,
@@ -268,17 +265,23 @@ def load(
     _write(
         driver,
         MERGE_SPONSORS,
-        (asdict(m) for m in checked.members if m.sponsor_id),
+        (vars(m) for m in checked.members if m.sponsor_id),
         stage="sponsors",
         total=sum(1 for m in checked.members if m.sponsor_id),
         batch=20_000,
         **common,
     )
     if orders is not None:
-        for query, rows, covered in _order_writes(driver, order_rows(orders), database):
-            if rows:
-                _run(driver, query, rows, report.counters, database)
-            if progress is not None:
-                progress("orders", covered, report.orders)
+        # Parsing the next batch overlaps with Neo4j writing the current one.
+        with ThreadPoolExecutor(max_workers=1) as writer:
+            pending: Future[int] | None = None
+            for chunk in _batches(order_rows(orders), BATCH):
+                if pending is not None and progress is not None:
+                    progress("orders", pending.result(), report.orders)
+                pending = writer.submit(_write_orders, driver, chunk, report.counters, database)
+            if pending is not None:
+                done = pending.result()
+                if progress is not None:
+                    progress("orders", done, report.orders)
     report.seconds = time.perf_counter() - started
     return report

@@ -13,3 +13,31 @@ CREATE INDEX member_joined_at IF NOT EXISTS FOR (m:Member) ON (m.joined_at);
 CREATE INDEX order_paid_at IF NOT EXISTS FOR (o:Order) ON (o.paid_at);
 CREATE INDEX order_refunded_at IF NOT EXISTS FOR (o:Order) ON (o.refunded_at);
 CREATE INDEX order_kind IF NOT EXISTS FOR (o:Order) ON (o.kind);
+
+// Settlement (graph/settlement.py, cypher/settlement/): plans, payouts keyed so a payout can
+// never be written twice, run records, the run lock (its existence is the lock), payout batches.
+CREATE CONSTRAINT plan_id IF NOT EXISTS FOR (p:Plan) REQUIRE p.id IS UNIQUE;
+CREATE CONSTRAINT plan_effective_from IF NOT EXISTS FOR (p:Plan) REQUIRE p.effective_from IS UNIQUE;
+CREATE CONSTRAINT payout_key IF NOT EXISTS FOR (p:Payout) REQUIRE p.key IS UNIQUE;
+CREATE CONSTRAINT settlement_run_id IF NOT EXISTS FOR (r:SettlementRun) REQUIRE r.id IS UNIQUE;
+CREATE CONSTRAINT settlement_lock_id IF NOT EXISTS FOR (l:SettlementLock) REQUIRE l.id IS UNIQUE;
+CREATE CONSTRAINT payout_batch_id IF NOT EXISTS FOR (b:PayoutBatch) REQUIRE b.id IS UNIQUE;
+CREATE CONSTRAINT payout_ledger_id IF NOT EXISTS FOR (l:PayoutLedger) REQUIRE l.id IS UNIQUE;
+CREATE INDEX payout_member_id IF NOT EXISTS FOR (p:Payout) ON (p.member_id);
+CREATE INDEX payout_run_id IF NOT EXISTS FOR (p:Payout) ON (p.run_id);
+CREATE INDEX order_settled_run IF NOT EXISTS FOR (o:Order) ON (o.settled_run);
+CREATE INDEX order_reversed_run IF NOT EXISTS FOR (o:Order) ON (o.reversed_run);
+
+// Rollups (graph/rollups.py, docs/model.md "Rollups"): a subtree is one pre-order range per tree
+// level, so (depth, pre) finds a level's members and checkpoints with index seeks; the all_*
+// indexes give the rankings their order; transferred_at finds transfers since the last refresh.
+CREATE INDEX member_depth_pre IF NOT EXISTS FOR (m:Member) ON (m.depth, m.pre);
+CREATE INDEX member_pre IF NOT EXISTS FOR (m:Member) ON (m.pre);
+CREATE INDEX member_transferred_at IF NOT EXISTS FOR (m:Member) ON (m.transferred_at);
+CREATE INDEX member_all_gv IF NOT EXISTS FOR (m:Member) ON (m.all_gv);
+CREATE INDEX member_all_size IF NOT EXISTS FOR (m:Member) ON (m.all_size);
+CREATE INDEX member_all_recruits IF NOT EXISTS FOR (m:Member) ON (m.all_recruits);
+CREATE INDEX member_all_infl IF NOT EXISTS FOR (m:Member) ON (m.all_infl);
+CREATE INDEX level_mark_depth_pre IF NOT EXISTS FOR (c:LevelMark) ON (c.depth, c.pre);
+CREATE INDEX level_mark_version IF NOT EXISTS FOR (c:LevelMark) ON (c.version);
+CREATE CONSTRAINT rollup_state_key IF NOT EXISTS FOR (s:RollupState) REQUIRE s.key IS UNIQUE;

@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import typer
 
-from downline.commands import cypher, db, demo, load
+from downline.commands import (
+    cypher,
+    db,
+    demo,
+    export,
+    load,
+    pay,
+    plan,
+    reconcile,
+    rollups,
+    serve,
+    settle,
+    token,
+)
 
 app = typer.Typer(
     help="Downline: referral-graph analytics and settlement on Neo4j.",
@@ -15,3 +28,11 @@ app.add_typer(db.app, name="db")
 app.add_typer(cypher.app, name="cypher")
 app.command("load")(load.command)
 app.command("demo-data")(demo.command)
+app.command("serve")(serve.command)
+app.command("token")(token.command)
+app.add_typer(plan.app, name="plan")
+app.add_typer(export.app, name="export")
+app.command("settle")(settle.command)
+app.command("reconcile")(reconcile.command)
+app.command("pay")(pay.command)
+app.add_typer(rollups.app, name="rollups")

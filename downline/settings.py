@@ -37,6 +37,7 @@ class Settings:
     api_port: int = 8000
     jwt_secret: str | None = None
     graphiql: bool = True
+    introspection: bool = True
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -56,6 +57,7 @@ class Settings:
                 api_port=int(e.get("DOWNLINE_PORT", defaults.api_port)),
                 jwt_secret=e.get("DOWNLINE_JWT_SECRET") or None,
                 graphiql=_bool(e.get("DOWNLINE_GRAPHIQL", "true")),
+                introspection=_bool(e.get("DOWNLINE_INTROSPECTION", "true")),
             )
         except ValueError as exc:
             raise SettingsError(f"bad setting: {exc}") from exc

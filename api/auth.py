@@ -1,0 +1,138 @@
+"""Bearer JWTs (HS256): who is asking, minting tokens, and refusing requests without one."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import jwt
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+ALGORITHM = "HS256"
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    ANALYST = "analyst"
+    MEMBER = "member"
+
+
+@dataclass(frozen=True)
+class Principal:
+    role: Role
+    member_id: str | None
+
+    @property
+    def is_staff(self) -> bool:
+        """Admins and analysts see the whole platform."""
+        return self.role in (Role.ADMIN, Role.ANALYST)
+
+
+NOBODY = Principal(Role.MEMBER, None)
+"""Sees nothing: a member without an id."""
+
+
+class InvalidToken(Exception):
+    pass
+
+
+def mint_token(
+    secret: str,
+    *,
+    role: Role,
+    member_id: str | None = None,
+    ttl: timedelta = timedelta(hours=1),
+    now: datetime | None = None,
+) -> str:
+    if role is Role.MEMBER and not member_id:
+        raise ValueError("a member token needs the member's id")
+    issued = now or datetime.now(UTC)
+    claims: dict[str, Any] = {"role": role.value, "iat": issued, "exp": issued + ttl}
+    if member_id:
+        claims["sub"] = member_id
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def decode_token(secret: str, token: str) -> Principal:
+    try:
+        claims = jwt.decode(
+            token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "role"]}
+        )
+    except jwt.PyJWTError as exc:
+        raise InvalidToken(str(exc)) from exc
+    try:
+        role = Role(claims["role"])
+    except ValueError as exc:
+        raise InvalidToken(f"unknown role {claims['role']!r}") from exc
+    sub = claims.get("sub")
+    if sub is not None and not isinstance(sub, str):
+        raise InvalidToken("sub must be a string")
+    if role is Role.MEMBER and not sub:
+        raise InvalidToken("a member token needs sub")
+    return Principal(role=role, member_id=sub)
+
+
+def _bearer(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", []):
+        if name == b"authorization":
+            scheme, _, token = bytes(value).decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                return token.strip()
+    return None
+
+
+def _wants_ide(scope: Scope) -> bool:
+    """The GraphiQL page itself: a browser GET without a query; it sends the token per request."""
+    if scope.get("method") != "GET" or b"query=" in scope.get("query_string", b""):
+        return False
+    accept = b"".join(v for k, v in scope.get("headers", []) if k == b"accept")
+    return b"text/html" in accept
+
+
+class RequireToken:
+    """ASGI wrapper: 401 without a valid token; puts the Principal in ``scope['state']``."""
+
+    def __init__(self, app: ASGIApp, *, secret: str, allow_ide: bool) -> None:
+        self.app = app
+        self.secret = secret
+        self.allow_ide = allow_ide
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self.allow_ide and _wants_ide(scope):
+            await self.app(scope, receive, send)
+            return
+        token = _bearer(scope)
+        if token is None:
+            await _unauthorized(send, "missing bearer token")
+            return
+        try:
+            principal = decode_token(self.secret, token)
+        except InvalidToken:
+            await _unauthorized(send, "invalid or expired token")
+            return
+        scope.setdefault("state", {})["principal"] = principal
+        await self.app(scope, receive, send)
+
+
+async def _unauthorized(send: Send, message: str) -> None:
+    body = json.dumps(
+        {"errors": [{"message": message, "extensions": {"code": "UNAUTHENTICATED"}}]}
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 401,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"www-authenticate", b'Bearer realm="downline"'),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

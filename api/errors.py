@@ -1,0 +1,109 @@
+"""Error codes clients can switch on, and the masking that keeps internals out of responses."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from enum import StrEnum
+
+import neo4j.exceptions as nx
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from graph.errors import DownlineError
+
+log = logging.getLogger("downline.api")
+
+
+class Code(StrEnum):
+    BAD_INPUT = "BAD_INPUT"
+    NOT_FOUND = "NOT_FOUND"
+    FORBIDDEN = "FORBIDDEN"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    TIMEOUT = "TIMEOUT"
+    UNAVAILABLE = "UNAVAILABLE"
+    INTERNAL = "INTERNAL"
+
+
+class ApiError(Exception):
+    """A failure the client caused or can act on; its message is safe to show."""
+
+    def __init__(self, code: Code, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def bad_input(message: str) -> ApiError:
+    return ApiError(Code.BAD_INPUT, message)
+
+
+def forbidden(message: str = "not allowed for this token") -> ApiError:
+    return ApiError(Code.FORBIDDEN, message)
+
+
+UNAVAILABLE_MESSAGE = "the database is unavailable; try again shortly"
+TIMEOUT_MESSAGE = "the query took too long and was stopped"
+INTERNAL_MESSAGE = "internal error"
+
+
+def classify(exc: BaseException | None) -> tuple[Code, str] | None:
+    """The code and client-safe message for an exception; None for an unexpected one."""
+    if isinstance(exc, ApiError):
+        return exc.code, exc.message
+    if isinstance(exc, DownlineError):
+        return Code(exc.code), exc.message
+    if isinstance(exc, TimeoutError):
+        return Code.TIMEOUT, TIMEOUT_MESSAGE
+    if isinstance(exc, nx.Neo4jError) and "TransactionTimedOut" in (exc.code or ""):
+        return Code.TIMEOUT, TIMEOUT_MESSAGE
+    if isinstance(
+        exc,
+        nx.ServiceUnavailable
+        | nx.SessionExpired
+        | nx.ConnectionPoolError
+        | nx.DatabaseUnavailable
+        | nx.AuthError
+        | ConnectionError,
+    ):
+        return Code.UNAVAILABLE, UNAVAILABLE_MESSAGE
+    return None
+
+
+def _rewrite(error: GraphQLError) -> GraphQLError:
+    original = error.original_error
+    found = classify(original)
+    if found is None and (
+        original is None
+        or (error.path is None and isinstance(original, GraphQLError | ValueError | TypeError))
+    ):
+        # Parse, validation and variable errors (a scalar refusing a value, with our message):
+        # about the document, safe to show.
+        found = (Code.BAD_INPUT, error.message)
+    if found is None:
+        log.error("unexpected error at %s", error.path, exc_info=original)
+        found = (Code.INTERNAL, INTERNAL_MESSAGE)
+    code, message = found
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=None,
+        extensions={"code": code.value},
+    )
+
+
+class ErrorCodes(SchemaExtension):
+    """Gives every error an ``extensions.code`` and masks anything unexpected."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        errors = getattr(result, "errors", None)
+        if result is not None and errors:
+            result.errors = [_rewrite(e) for e in errors]
+        pre = self.execution_context.pre_execution_errors
+        if pre:
+            self.execution_context.pre_execution_errors = [_rewrite(e) for e in pre]

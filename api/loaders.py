@@ -1,0 +1,136 @@
+"""The per-request context: the shared driver, who is asking, and DataLoaders (one round trip per
+level of a nested list, and each member read once per request)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+import neo4j
+from strawberry.dataloader import DataLoader
+
+from api.auth import Principal
+from api.errors import forbidden
+from downline.settings import Settings
+from graph import metrics, reads
+
+T = TypeVar("T")
+K = TypeVar("K")
+V = TypeVar("V")
+
+Window = tuple[datetime | None, datetime | None]
+UplineKey = tuple[str, int]
+PageKey = tuple[str, int, str | None]
+MetricsKey = tuple[str, datetime | None, datetime | None]
+
+
+@dataclass
+class Context:
+    driver: neo4j.AsyncDriver
+    settings: Settings
+    principal: Principal
+    loaders: Loaders = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.loaders = Loaders(self)
+
+    @property
+    def database(self) -> str:
+        return self.settings.neo4j_database
+
+    @property
+    def timeout(self) -> float:
+        return self.settings.query_timeout_s
+
+    async def run(self, call: Awaitable[T]) -> T:
+        """Any graph call, stopped (TIMEOUT) a little after the transaction timeout would."""
+        return await asyncio.wait_for(call, self.timeout + 1.0)
+
+    def require_staff(self) -> None:
+        if not self.principal.is_staff:
+            raise forbidden("only analysts and admins may ask this")
+
+    def require_admin(self) -> None:
+        if self.principal.role != "admin":
+            raise forbidden("only admins may do this")
+
+    async def require_visible(self, member_id: str) -> None:
+        """A member token sees itself and its own downline; anything else is FORBIDDEN."""
+        if not await self.loaders.visible.load(member_id):
+            raise forbidden(f"member {member_id} is not in your downline")
+
+
+def _grouped(keys: Sequence[K], group: Callable[[K], Any]) -> dict[Any, list[K]]:
+    groups: dict[Any, list[K]] = defaultdict(list)
+    for key in keys:
+        groups[group(key)].append(key)
+    return groups
+
+
+class Loaders:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.members: DataLoader[str, reads.MemberRecord | None] = DataLoader(self._members)
+        self.uplines: DataLoader[UplineKey, tuple[str, ...]] = DataLoader(self._uplines)
+        self.recruits: DataLoader[PageKey, reads.RecruitsPage | None] = DataLoader(self._recruits)
+        self.downline_counts: DataLoader[str, int | None] = DataLoader(self._downline_counts)
+        self.visible: DataLoader[str, bool] = DataLoader(self._visible)
+        self.metrics: DataLoader[MetricsKey, metrics.MemberMetrics | None] = DataLoader(
+            self._metrics
+        )
+
+    def _kw(self) -> dict[str, Any]:
+        return {"timeout": self.ctx.timeout, "database": self.ctx.database}
+
+    async def _members(self, ids: list[str]) -> list[reads.MemberRecord | None]:
+        found = await self.ctx.run(reads.members_by_ids(self.ctx.driver, ids, **self._kw()))
+        return [found.get(i) for i in ids]
+
+    async def _uplines(self, keys: list[UplineKey]) -> list[tuple[str, ...]]:
+        out: dict[UplineKey, tuple[str, ...]] = {}
+        for depth, group in _grouped(keys, lambda k: k[1]).items():
+            ids = [k[0] for k in group]
+            found = await self.ctx.run(
+                reads.uplines(self.ctx.driver, ids, max_depth=depth, **self._kw())
+            )
+            out.update({k: found.get(k[0], ()) for k in group})
+        return [out[k] for k in keys]
+
+    async def _recruits(self, keys: list[PageKey]) -> list[reads.RecruitsPage | None]:
+        found = await self.ctx.run(reads.recruits_pages(self.ctx.driver, keys, **self._kw()))
+        return [found.get(k) for k in keys]
+
+    async def _downline_counts(self, ids: list[str]) -> list[int | None]:
+        found = await self.ctx.run(reads.downline_counts(self.ctx.driver, ids, **self._kw()))
+        return [found.get(i) for i in ids]
+
+    async def _visible(self, ids: list[str]) -> list[bool]:
+        principal = self.ctx.principal
+        if principal.is_staff:
+            return [True] * len(ids)
+        if principal.member_id is None:
+            return [False] * len(ids)
+        found = await self.ctx.run(
+            reads.within_downline(self.ctx.driver, principal.member_id, ids, **self._kw())
+        )
+        return [i in found for i in ids]
+
+    async def _metrics(self, keys: list[MetricsKey]) -> list[metrics.MemberMetrics | None]:
+        out: dict[MetricsKey, metrics.MemberMetrics | None] = {}
+        for (start, end), group in _grouped(keys, lambda k: (k[1], k[2])).items():
+            found = await self.ctx.run(
+                metrics.member_metrics(
+                    self.ctx.driver,
+                    member_ids=[k[0] for k in group],
+                    start=start,
+                    end=end,
+                    database=self.ctx.database,
+                    timeout=self.ctx.timeout,
+                )
+            )
+            out.update({k: found.get(k[0]) for k in group})
+        return [out[k] for k in keys]

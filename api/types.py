@@ -1,0 +1,417 @@
+"""GraphQL types: thin, built from the graph's records; fields over lists go through DataLoaders."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+from datetime import datetime
+from enum import Enum
+from typing import Annotated, Any, NewType, TypeVar, cast
+
+import strawberry
+from strawberry.types import Info
+from strawberry.types.scalar import ScalarDefinition
+
+from api.errors import ApiError, Code, bad_input
+from api.limits import MAX_PAGE
+from api.loaders import Context
+from downline.money import format_yuan, parse_timestamp, parse_yuan
+from graph import metrics, orders, payouts, reads, revenue
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def field(description: str) -> Callable[[F], F]:
+    """``strawberry.field(description=...)`` typed for mypy as the decorator it is."""
+    return cast(Callable[[F], F], strawberry.field(description=description))
+
+
+def mutation(description: str) -> Callable[[F], F]:
+    return cast(Callable[[F], F], strawberry.mutation(description=description))
+
+
+def _parse_money(value: object) -> int:
+    if not isinstance(value, str):
+        raise ValueError('Decimal values are strings in yuan, e.g. "399.00"')
+    try:
+        return parse_yuan(value)
+    except ValueError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def _parse_datetime(value: object) -> datetime:
+    if not isinstance(value, str):
+        raise ValueError("DateTime values are ISO 8601 strings with an offset")
+    return parse_timestamp(value)
+
+
+def _serialize_money(value: int) -> str:
+    return format_yuan(value)
+
+
+def _serialize_datetime(value: datetime) -> str:
+    return value.isoformat()
+
+
+Money = NewType("Money", int)
+"""Integer fen inside; a string in yuan with 2 decimals on the wire."""
+
+DateTime = NewType("DateTime", datetime)
+"""An aware datetime; ISO 8601 with its offset on the wire (one without an offset is refused)."""
+
+SCALARS: dict[object, ScalarDefinition] = {
+    Money: strawberry.scalar(
+        name="Decimal",
+        description='Money in yuan as a string with 2 decimals, e.g. "1234.50".',
+        serialize=_serialize_money,
+        parse_value=_parse_money,
+    ),
+    DateTime: strawberry.scalar(
+        name="DateTime",
+        description="ISO 8601 date and time with a UTC offset, e.g. 2026-11-30T00:00:00+08:00.",
+        serialize=_serialize_datetime,
+        parse_value=_parse_datetime,
+    ),
+}
+
+
+@strawberry.enum
+class OrderKind(Enum):
+    RETAIL = "RETAIL"
+    GIFT_PACKAGE = "GIFT_PACKAGE"
+
+
+@strawberry.enum
+class InfluenceMetric(Enum):
+    GROUP_VOLUME = "GROUP_VOLUME"
+    DOWNLINE_SIZE = "DOWNLINE_SIZE"
+    RECRUITS = "RECRUITS"
+    INFLUENCE = "INFLUENCE"
+    AT_RISK = "AT_RISK"
+
+
+ErrorCode = Code
+strawberry.enum(Code, name="ErrorCode")
+
+
+def check_window(start: datetime | None, end: datetime | None) -> None:
+    if start is not None and end is not None and start > end:
+        raise bad_input("from must not be after to")
+
+
+def check_range(name: str, value: int | None, low: int, high: int) -> None:
+    if value is not None and not low <= value <= high:
+        raise bad_input(f"{name} must be within {low}-{high}, got {value}")
+
+
+def at_risk_text(ppm: int) -> str:
+    """Parts per million as a share with 6 decimals: 12345 -> "0.012345"."""
+    whole, frac = divmod(ppm, 1_000_000)
+    return f"{whole}.{frac:06d}"
+
+
+def encode_cursor(member_id: str) -> str:
+    return base64.urlsafe_b64encode(f"member:{member_id}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        text = base64.urlsafe_b64decode(cursor.encode()).decode()
+    except (binascii.Error, UnicodeError, ValueError) as exc:
+        raise bad_input("after is not a cursor this API returned") from exc
+    prefix, _, member_id = text.partition(":")
+    if prefix != "member" or not member_id:
+        raise bad_input("after is not a cursor this API returned")
+    return member_id
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class MemberEdge:
+    cursor: str
+    node: Member
+
+
+@strawberry.type
+class MemberConnection:
+    edges: list[MemberEdge]
+    page_info: PageInfo
+    total_count: int
+
+
+@strawberry.type
+class MemberMetrics:
+    downline_size: int
+    group_volume: Money
+    recruits: int
+    influence: Money
+    at_risk: str = strawberry.field(
+        description="The member's group volume as a share of the platform's, 6 decimals."
+    )
+
+    @classmethod
+    def from_record(cls, m: metrics.MemberMetrics) -> MemberMetrics:
+        return cls(
+            downline_size=m.downline_size,
+            group_volume=Money(m.group_volume),
+            recruits=m.recruits,
+            influence=Money(m.influence),
+            at_risk=at_risk_text(m.at_risk_ppm),
+        )
+
+
+async def load_members(info: Info[Context, None], ids: list[str]) -> list[Member]:
+    records = await info.context.loaders.members.load_many(ids)
+    return [Member.from_record(r) for r in records if r is not None]
+
+
+@strawberry.type
+class Member:
+    id: strawberry.ID
+    name: str
+    joined_at: DateTime
+    is_agent: bool
+    agent_since: DateTime | None = strawberry.field(
+        description="Since when the member holds its earliest gift package still unrefunded."
+    )
+    suspended: bool
+    sponsor_id: strawberry.Private[str | None]
+
+    @classmethod
+    def from_record(cls, r: reads.MemberRecord) -> Member:
+        return cls(
+            id=strawberry.ID(r.id),
+            name=r.name,
+            joined_at=DateTime(r.joined_at),
+            is_agent=r.is_agent,
+            agent_since=None if r.agent_since is None else DateTime(r.agent_since),
+            suspended=r.suspended,
+            sponsor_id=r.sponsor_id,
+        )
+
+    @strawberry.field
+    async def sponsor(self, info: Info[Context, None]) -> Member | None:
+        if self.sponsor_id is None:
+            return None
+        await info.context.require_visible(self.sponsor_id)
+        record = await info.context.loaders.members.load(self.sponsor_id)
+        return None if record is None else Member.from_record(record)
+
+    @field(
+        "Sponsors nearest first, at most maxDepth (≤ 100) of them. A member token"
+        " sees the chain up to itself only."
+    )
+    async def upline(self, info: Info[Context, None], max_depth: int | None = None) -> list[Member]:
+        check_range("maxDepth", max_depth, 0, reads.MAX_UPLINE)
+        depth = reads.MAX_UPLINE if max_depth is None else max_depth
+        ids = await info.context.loaders.uplines.load((str(self.id), depth))
+        me = info.context.principal.member_id
+        if not info.context.principal.is_staff:
+            ids = ids[: ids.index(me) + 1] if me in ids else ()
+        return await load_members(info, list(ids))
+
+    @field("Direct recruits ordered by id; first ≤ 100.")
+    async def direct_recruits(
+        self, info: Info[Context, None], first: int | None = 20, after: str | None = None
+    ) -> MemberConnection:
+        check_range("first", first, 0, MAX_PAGE)
+        first = 20 if first is None else first
+        after_id = None if after is None else decode_cursor(after)
+        page = await info.context.loaders.recruits.load((str(self.id), first, after_id))
+        if page is None:
+            raise ApiError(Code.NOT_FOUND, f"member {self.id} does not exist")
+        nodes = await load_members(info, list(page.ids))
+        edges = [MemberEdge(cursor=encode_cursor(str(n.id)), node=n) for n in nodes]
+        return MemberConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=page.has_next,
+                has_previous_page=after_id is not None,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+            total_count=page.total,
+        )
+
+    @field("Members in this member's subtree, itself excluded.")
+    async def downline_count(self, info: Info[Context, None]) -> int:
+        count = await info.context.loaders.downline_counts.load(str(self.id))
+        return count or 0
+
+    @field("Key-node metrics over [from, to) on paid_at / joined_at.")
+    async def metrics(
+        self,
+        info: Info[Context, None],
+        from_: Annotated[DateTime | None, strawberry.argument(name="from")] = None,
+        to: DateTime | None = None,
+    ) -> MemberMetrics | None:
+        check_window(from_, to)
+        found = await info.context.loaders.metrics.load((str(self.id), from_, to))
+        return None if found is None else MemberMetrics.from_record(found)
+
+
+@strawberry.type
+class DepthRevenue:
+    depth: int
+    group_volume: Money
+    order_count: int
+    member_count: int
+
+
+@strawberry.type
+class SubtreeRevenue:
+    member_id: strawberry.ID
+    group_volume: Money
+    order_count: int
+    member_count: int
+    by_depth: list[DepthRevenue]
+
+    @classmethod
+    def from_record(cls, r: revenue.SubtreeRevenue) -> SubtreeRevenue:
+        return cls(
+            member_id=strawberry.ID(r.member_id),
+            group_volume=Money(r.group_volume),
+            order_count=r.order_count,
+            member_count=r.member_count,
+            by_depth=[
+                DepthRevenue(
+                    depth=d.depth,
+                    group_volume=Money(d.group_volume),
+                    order_count=d.order_count,
+                    member_count=d.member_count,
+                )
+                for d in r.by_depth
+            ],
+        )
+
+
+@strawberry.type
+class TierPayoutLine:
+    tier: int
+    kind: OrderKind
+    amount: Money
+    count: int
+
+
+@strawberry.type
+class TierPayouts:
+    member_id: strawberry.ID | None
+    lines: list[TierPayoutLine] = strawberry.field(
+        description="Every tier 1-3 and kind, reversals netted; zero when nothing was paid."
+    )
+    total: Money
+    platform_retained: Money | None = strawberry.field(
+        description="Platform-wide only (no memberId): what no member received."
+    )
+
+    @classmethod
+    def from_record(cls, r: payouts.TierPayoutSummary) -> TierPayouts:
+        found = {(line.tier, str(line.kind)): line for line in r.lines}
+        lines = []
+        for tier in (1, 2, 3):
+            for kind in OrderKind:
+                line = found.get((tier, kind.value))
+                lines.append(
+                    TierPayoutLine(
+                        tier=tier,
+                        kind=kind,
+                        amount=Money(0 if line is None else line.amount),
+                        count=0 if line is None else line.count,
+                    )
+                )
+        return cls(
+            member_id=None if r.member_id is None else strawberry.ID(r.member_id),
+            lines=lines,
+            total=Money(r.total),
+            platform_retained=None if r.platform_retained is None else Money(r.platform_retained),
+        )
+
+
+@strawberry.type
+class InfluencerRow:
+    rank: int
+    member: Member
+    value: str = strawberry.field(
+        description="The ranked metric: yuan for volumes, a count, or a 6-decimal share."
+    )
+    downline_size: int
+    group_volume: Money
+    recruits: int
+    influence: Money
+    at_risk: str
+
+
+def metric_value(metric: InfluenceMetric, m: metrics.MemberMetrics) -> str:
+    if metric is InfluenceMetric.GROUP_VOLUME:
+        return format_yuan(m.group_volume)
+    if metric is InfluenceMetric.INFLUENCE:
+        return format_yuan(m.influence)
+    if metric is InfluenceMetric.DOWNLINE_SIZE:
+        return str(m.downline_size)
+    if metric is InfluenceMetric.RECRUITS:
+        return str(m.recruits)
+    return at_risk_text(m.at_risk_ppm)
+
+
+@strawberry.type
+class Order:
+    id: strawberry.ID
+    kind: OrderKind
+    buyer_id: strawberry.ID
+    seller_id: strawberry.ID | None
+    sku: str
+    amount: Money
+    commission_bp: int
+    paid_at: DateTime
+    refunded_at: DateTime | None
+
+    @classmethod
+    def from_record(cls, o: orders.Order) -> Order:
+        return cls(
+            id=strawberry.ID(o.id),
+            kind=OrderKind(o.kind),
+            buyer_id=strawberry.ID(o.buyer_id),
+            seller_id=None if o.seller_id is None else strawberry.ID(o.seller_id),
+            sku=o.sku,
+            amount=Money(o.amount),
+            commission_bp=o.commission_bp,
+            paid_at=DateTime(o.paid_at),
+            refunded_at=None if o.refunded_at is None else DateTime(o.refunded_at),
+        )
+
+
+@strawberry.type(description="An expected failure of a mutation; nothing was written.")
+class MutationError:
+    code: ErrorCode
+    message: str
+
+
+MemberResult = Annotated[Member | MutationError, strawberry.union("MemberResult")]
+OrderResult = Annotated[Order | MutationError, strawberry.union("OrderResult")]
+
+
+@strawberry.input
+class RegisterMemberInput:
+    id: strawberry.ID
+    name: str
+    joined_at: DateTime
+    sponsor_id: strawberry.ID | None = None
+
+
+@strawberry.input
+class RecordOrderInput:
+    id: strawberry.ID
+    kind: OrderKind
+    buyer_id: strawberry.ID
+    seller_id: strawberry.ID | None = None
+    sku: str
+    amount: Money
+    paid_at: DateTime

@@ -1,0 +1,18 @@
+// Rollups, the part Cypher computes: the all-time downline size and recruits of every member,
+// which the topInfluencers rankings walk in index order. The rest of the batch (pre-order
+// numbers, per-day level checkpoints, the influence sums) needs the whole tree at once and is
+// computed client-side by graph/rollups.py, which runs this file last; run it on its own after
+// `downline rollups refresh` when only these two numbers need redoing.
+//
+// Parameters: none.
+// Output: none (sets Member.all_size and Member.all_recruits).
+// Run: cypher-shell -a bolt://127.0.0.1:7687 -u neo4j -p "$NEO4J_PASSWORD" -f cypher/rollups.cypher
+//      or: downline cypher run cypher/rollups.cypher
+
+// all_size: the subtree is the pre-order range (pre, last], so its size needs no walk.
+MATCH (m:Member)
+WHERE m.pre IS NOT NULL
+CALL (m) {
+  SET m.all_size = m.last - m.pre,
+      m.all_recruits = COUNT { (:Member)-[:SPONSORED_BY]->(m) }
+} IN TRANSACTIONS OF 20000 ROWS;

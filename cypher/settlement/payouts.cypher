@@ -1,0 +1,94 @@
+// Settlement, step 2 of 4: turns every settleable order into payouts and platform retained.
+//
+// An order settles when the plan in effect at its paid_at (the plan with the latest
+// effective_from <= paid_at) has held it long enough (paid_at + hold_days <= $cutoff), it has
+// not settled yet, and it has no refunded_at <= $cutoff (refunded before settling: never pays).
+// Per order, in ONE transaction: one (:Payout) per eligible tier, merged on its key
+// '<order_id>|<tier>|P', and the settled marker o.settled_run with o.pool, o.retained, o.plan_id.
+// A batch that committed has marked its orders, a batch that did not left nothing, and the key
+// makes even an overlapping run unable to pay twice; so running this again finishes the job.
+//
+// Money (domain.md): integer fen, bp, every share rounded down.
+// - RETAIL: tier 1 is the seller, tiers 2 and 3 the seller's sponsor and the next one up;
+//   commission = amount * commission_bp / 10000, tier k>1 = commission * override_bp / 10000.
+//   The order has a pool (the sum of its tiers' shares) only when its seller is an agent at
+//   paid_at. With self_purchase off, a seller who is the buyer makes every tier retained.
+// - GIFT_PACKAGE: tier 1 is the buyer's sponsor; pool = amount * (10000 - cost_bp) / 10000,
+//   tier k = pool * shares_bp[k] / 10000.
+// - A recipient must be an agent at paid_at (a GIFT_PACKAGE order of theirs with paid_at <= it and
+//   no refunded_at <= it) and not suspended. An ineligible or missing tier is platform retained,
+//   never passed up (no compression). Tiers the plan does not pay are not part of its pool.
+//
+// Parameters: cutoff, run_id (the run that holds the lock), batch (orders per transaction), e.g.
+//   :param cutoff => '2026-11-30T00:00:00+08:00'
+//   :param run_id => 'run-20261130-a1b2c3'
+//   :param batch => 5000
+// Output: none (counters only). Two statements: the HOLDS_PACKAGE links, then the payouts.
+// Run: cypher-shell -a bolt://127.0.0.1:7687 -u neo4j -p "$NEO4J_PASSWORD" \
+//        -P 'cutoff => "2026-11-30T00:00:00+08:00"' -P 'run_id => "run-20261130-a1b2c3"' \
+//        -P 'batch => 5000' -f cypher/settlement/payouts.cypher
+//      after begin.cypher (see its header for all four steps), or: downline settle --until ...
+
+// Agency is checked for up to four members per order. Members who buy a lot have hundreds of
+// BOUGHT relationships, so the first statement links every buyer to its gift-package orders
+// with HOLDS_PACKAGE (a relationship type only they have); the check then reads one or two
+// relationships. MERGE makes it idempotent; the refund time stays on the order, so a refund is
+// seen as soon as it is recorded.
+MATCH (:SettlementLock {id: 'settlement', run_id: $run_id})
+MATCH (g:Order {kind: 'GIFT_PACKAGE'})
+WHERE g.paid_at <= datetime($cutoff)
+CALL (g) {
+  MATCH (m:Member)-[:BOUGHT]->(g)
+  MERGE (m)-[:HOLDS_PACKAGE]->(g)
+} IN TRANSACTIONS OF 10000 ROWS;
+
+MATCH (:SettlementLock {id: 'settlement', run_id: $run_id})
+MATCH (plan:Plan)
+WITH plan ORDER BY plan.effective_from
+WITH collect(plan) AS plans
+UNWIND range(0, size(plans) - 1) AS i
+WITH plans[i] AS plan, plans[i + 1].effective_from AS until,
+     datetime($cutoff) - duration({days: plans[i].hold_days}) AS latest
+MATCH (o:Order)
+WHERE o.paid_at >= plan.effective_from AND o.paid_at <= latest
+  AND (until IS NULL OR o.paid_at < until)
+  AND o.settled_run IS NULL
+  AND NOT coalesce(o.refunded_at <= datetime($cutoff), false)
+CALL (o, plan) {
+  OPTIONAL MATCH (o)<-[:SOLD]-(seller:Member)
+  OPTIONAL MATCH (o)<-[:BOUGHT]-(buyer:Member)
+  OPTIONAL MATCH (buyer)-[:SPONSORED_BY]->(sponsor:Member)
+  WITH o, plan, seller, buyer, o.kind = 'GIFT_PACKAGE' AS gift,
+       CASE o.kind WHEN 'GIFT_PACKAGE' THEN sponsor ELSE seller END AS first
+  OPTIONAL MATCH (first)-[:SPONSORED_BY]->(second:Member)
+  OPTIONAL MATCH (second)-[:SPONSORED_BY]->(third:Member)
+  WITH o, plan, gift, [first, second, third] AS chain,
+       CASE WHEN gift THEN o.amount * (10000 - plan.gift_cost_bp) / 10000
+            ELSE o.amount * o.commission_bp / 10000 END AS base,
+       gift OR (seller IS NOT NULL AND EXISTS {
+         (seller)-[:HOLDS_PACKAGE]->(g:Order)
+         WHERE g.paid_at <= o.paid_at AND NOT coalesce(g.refunded_at <= o.paid_at, false)
+       }) AS earns,
+       gift OR plan.self_purchase OR coalesce(seller <> buyer, true) AS allowed
+  WITH o, plan, chain, gift, base, earns, earns AND allowed AS pays,
+       CASE WHEN gift THEN [s IN plan.gift_shares_bp | base * s / 10000]
+            ELSE [base] + [s IN plan.retail_override_bp | base * s / 10000] END AS shares
+  WITH o, plan, chain, pays, shares,
+       CASE WHEN gift THEN base
+            WHEN earns THEN reduce(total = 0, s IN shares | total + s)
+            ELSE 0 END AS pool
+  UNWIND range(0, size(shares) - 1) AS i
+  WITH o, plan, pool, i + 1 AS tier, chain[i] AS m, CASE WHEN pays THEN shares[i] ELSE 0 END AS share
+  WITH o, plan, pool, tier, m, share,
+       share > 0 AND m IS NOT NULL AND NOT coalesce(m.suspended, false) AND EXISTS {
+         (m)-[:HOLDS_PACKAGE]->(g:Order)
+         WHERE g.paid_at <= o.paid_at AND NOT coalesce(g.refunded_at <= o.paid_at, false)
+       } AS eligible
+  FOREACH (_ IN CASE WHEN eligible THEN [1] ELSE [] END |
+    MERGE (p:Payout {key: o.id + '|' + toString(tier) + '|P'})
+    ON CREATE SET p.order_id = o.id, p.member_id = m.id, p.tier = tier, p.kind = o.kind,
+                  p.amount = share, p.reversal = false, p.run_id = $run_id,
+                  p.paid_at = o.paid_at)
+  WITH o, plan, pool, sum(CASE WHEN eligible THEN share ELSE 0 END) AS paid
+  SET o.settled_run = $run_id, o.plan_id = plan.id, o.pool = pool, o.retained = pool - paid
+} IN TRANSACTIONS OF $batch ROWS;

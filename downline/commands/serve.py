@@ -1,0 +1,54 @@
+"""downline serve: the GraphQL API under uvicorn."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import typer
+import uvicorn
+
+from api.auth import Role, mint_token
+from downline.commands.common import fail, out, settings
+from downline.settings import Settings, SettingsError
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def factory() -> object:
+    """For uvicorn workers (each a process with its own driver): the app from the environment."""
+    from api.app import create_app
+
+    return create_app(Settings.from_env())
+
+
+def command(
+    host: str | None = typer.Option(None, "--host", help="Bind address (DOWNLINE_HOST)."),
+    port: int | None = typer.Option(None, "--port", help="Port (DOWNLINE_PORT)."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Worker processes."),
+) -> None:
+    """Serves /graphql (GraphiQL when enabled), /healthz, /readyz and /metrics."""
+    config = settings()
+    bind = host or config.api_host
+    listen = port or config.api_port
+    try:
+        secret = config.require_jwt_secret()
+        config.require_password()
+    except SettingsError as exc:
+        fail(str(exc))
+    url = f"http://{bind}:{listen}/graphql"
+    if config.graphiql and bind in LOOPBACK:
+        token = mint_token(secret, role=Role.ADMIN, ttl=timedelta(hours=12))
+        out.print(f"GraphiQL: {url}", highlight=False)
+        out.print('Admin token (12h); in GraphiQL set headers {"Authorization": "Bearer <token>"}:')
+        out.print(token, soft_wrap=True, highlight=False)
+    else:
+        out.print(f"GraphQL API: {url}", highlight=False)
+    uvicorn.run(
+        "downline.commands.serve:factory",
+        factory=True,
+        host=bind,
+        port=listen,
+        workers=workers,
+        log_level="info",
+        proxy_headers=False,
+    )

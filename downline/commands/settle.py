@@ -1,0 +1,78 @@
+"""downline settle --until T: one settlement run, exactly once (see graph/settlement.py)."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import time
+
+import typer
+from neo4j.exceptions import Neo4jError, ServiceUnavailable, SessionExpired
+
+from downline.commands.common import driver, err, fail, out, settings
+from downline.money import format_yuan, parse_timestamp
+from graph.errors import DownlineError
+from graph.settlement import settle
+
+
+def command(
+    until: str = typer.Option(
+        ..., "--until", help="The cutoff, ISO 8601 with offset: 2026-11-30T00:00:00+08:00"
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Take over the run lock even if its holder may be alive."
+    ),
+) -> None:
+    """Settles every order whose hold ended by the cutoff, reverses refunded settled orders."""
+    try:
+        cutoff = parse_timestamp(until)
+    except ValueError as exc:
+        fail(f"--until: {exc}")
+    config = settings()
+    started = time.perf_counter()
+    with driver(config) as d:
+        try:
+            outcome = settle(
+                d,
+                cutoff=cutoff,
+                database=config.neo4j_database,
+                force=force,
+                progress=lambda text: err.print(text, highlight=False),
+            )
+        except DownlineError as exc:
+            fail(exc.message)
+        except (ServiceUnavailable, SessionExpired) as exc:
+            fail(
+                f"lost Neo4j during settlement ({exc}); what committed is safe: run the same"
+                " command again to finish the job"
+            )
+        except Neo4jError as exc:
+            fail(f"Neo4j refused the settlement: {exc.message}; run it again to finish the job")
+        seconds = time.perf_counter() - started
+        run = outcome.run
+        if run is None:
+            out.print(
+                f"nothing to settle up to {cutoff.isoformat()}: nothing written ({seconds:.2f}s)",
+                highlight=False,
+            )
+            return
+        rate = run.orders_settled / seconds if seconds > 0 else 0.0
+        out.print(
+            f"run {run.id} {run.status}: {run.orders_settled} order(s) settled,"
+            f" {run.orders_reversed} reversed; {run.payouts} payout(s) {format_yuan(run.paid)},"
+            f" {run.reversals} reversal(s) {format_yuan(run.reversed)}, platform retained"
+            f" {format_yuan(run.retained)}; {seconds:.2f}s, {rate:,.0f} orders/s",
+            highlight=False,
+        )
+        for t in run.totals:
+            out.print(
+                f"  tier {t.tier} {t.kind:<12} paid {format_yuan(t.paid):>14} ({t.payouts})"
+                f"  reversed {format_yuan(t.reversed):>12} ({t.reversals})",
+                highlight=False,
+            )
+        # graph.rollups is another part of the project; settle works without it.
+        if importlib.util.find_spec("graph.rollups") is not None:
+            rollups = importlib.import_module("graph.rollups")
+            refresh = getattr(rollups, "refresh", None)
+            if callable(refresh):
+                refresh(d, config.neo4j_database)

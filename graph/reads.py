@@ -1,0 +1,256 @@
+"""The member reads the API needs, batched by id lists: one round trip per level of a request.
+
+Every read runs in ``execute_read`` (so a cluster routes it to a reader) under a transaction
+timeout; the API passes its ``query_timeout_s``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import neo4j
+
+from downline.settings import Settings
+
+T = TypeVar("T")
+
+# Variable-length bounds cannot be parameters; the API refuses a larger maxDepth or page.
+MAX_UPLINE = 100
+
+
+@dataclass(frozen=True)
+class MemberRecord:
+    """A member as the API shows it; ``agent_since`` is None when not an agent at ``as_of``."""
+
+    id: str
+    name: str
+    joined_at: datetime
+    sponsor_id: str | None
+    suspended: bool
+    agent_since: datetime | None
+
+    @property
+    def is_agent(self) -> bool:
+        return self.agent_since is not None
+
+
+@dataclass(frozen=True)
+class RecruitsPage:
+    """Direct recruits ordered by id; ``ids`` holds at most ``first`` of them."""
+
+    ids: tuple[str, ...]
+    has_next: bool
+    total: int
+
+
+# agent_since: the earliest gift package still held at $now (paid, and not refunded by then).
+MEMBERS = """
+UNWIND $ids AS id
+MATCH (m:Member {id: id})
+CALL (m) {
+  OPTIONAL MATCH (m)-[:BOUGHT]->(o:Order {kind: 'GIFT_PACKAGE'})
+  WHERE o.paid_at <= $now AND (o.refunded_at IS NULL OR o.refunded_at > $now)
+  RETURN min(o.paid_at) AS agent_since
+}
+RETURN m.id AS id, m.name AS name, m.joined_at AS joined_at,
+       coalesce(m.suspended, false) AS suspended,
+       [(m)-[:SPONSORED_BY]->(s) | s.id][0] AS sponsor_id, agent_since
+"""
+
+# Walking up is a straight line (one sponsor each), so this costs at most MAX_UPLINE hops.
+UPLINES = """
+UNWIND $ids AS id
+MATCH (m:Member {id: id})
+OPTIONAL MATCH p = (m)-[:SPONSORED_BY*1..100]->(u:Member)
+WHERE length(p) <= $max_depth
+WITH id, u, length(p) AS depth ORDER BY depth
+RETURN id, [x IN collect(u.id) WHERE x IS NOT NULL] AS upline
+"""
+
+RECRUITS = """
+UNWIND $requests AS req
+MATCH (s:Member {id: req.id})
+CALL (s, req) {
+  OPTIONAL MATCH (r:Member)-[:SPONSORED_BY]->(s)
+  WITH r ORDER BY r.id
+  WITH collect(r.id) AS recruits
+  RETURN size(recruits) AS total,
+         [x IN recruits WHERE req.after IS NULL OR x > req.after] AS rest
+}
+RETURN req.id AS id, req.first AS first, req.after AS after, total,
+       rest[0..req.first] AS ids, size(rest) > req.first AS has_next
+"""
+
+DOWNLINE_COUNTS = """
+UNWIND $ids AS id
+MATCH (m:Member {id: id})
+RETURN id, COUNT { (d:Member)-[:SPONSORED_BY*]->(m) } AS n
+"""
+
+# Upward from each candidate: bounded by the tree's depth, never by the viewer's downline size.
+WITHIN_DOWNLINE = """
+UNWIND $ids AS id
+MATCH (m:Member {id: id})
+WHERE EXISTS { (m)-[:SPONSORED_BY*0..]->(:Member {id: $ancestor_id}) }
+RETURN m.id AS id
+"""
+
+PING = "RETURN 1 AS ok"
+
+
+def connect(settings: Settings) -> neo4j.AsyncDriver:
+    """The API's driver: short connect and retry times, so a down Neo4j is reported quickly."""
+    return neo4j.AsyncGraphDatabase.driver(
+        settings.neo4j_uri,
+        auth=(settings.neo4j_user, settings.require_password()),
+        connection_timeout=2,
+        connection_acquisition_timeout=3,
+        max_transaction_retry_time=1,
+        liveness_check_timeout=30,
+        notifications_min_severity="OFF",
+    )
+
+
+async def _read(
+    driver: neo4j.AsyncDriver,
+    query: str,
+    params: dict[str, Any],
+    convert: Callable[[list[dict[str, Any]]], T],
+    *,
+    timeout: float | None,
+    database: str,
+) -> T:
+    async def work(tx: neo4j.AsyncManagedTransaction) -> list[dict[str, Any]]:
+        result = await tx.run(query, params)
+        return [record.data() async for record in result]
+
+    unit: Callable[[neo4j.AsyncManagedTransaction], Awaitable[list[dict[str, Any]]]] = (
+        neo4j.unit_of_work(timeout=timeout)(work)
+    )
+    async with driver.session(database=database) as session:
+        rows = await session.execute_read(unit)
+    return convert(rows)
+
+
+def _member(row: dict[str, Any]) -> MemberRecord:
+    since = row["agent_since"]
+    return MemberRecord(
+        id=row["id"],
+        name=row["name"],
+        joined_at=row["joined_at"].to_native(),
+        sponsor_id=row["sponsor_id"],
+        suspended=bool(row["suspended"]),
+        agent_since=None if since is None else since.to_native(),
+    )
+
+
+async def members_by_ids(
+    driver: neo4j.AsyncDriver,
+    ids: Sequence[str],
+    *,
+    as_of: datetime | None = None,
+    timeout: float | None = None,
+    database: str = "neo4j",
+) -> dict[str, MemberRecord]:
+    """The members that exist among ``ids``, with agent status at ``as_of`` (default now)."""
+    now = as_of or datetime.now(UTC)
+    return await _read(
+        driver,
+        MEMBERS,
+        {"ids": list(dict.fromkeys(ids)), "now": now},
+        lambda rows: {row["id"]: _member(row) for row in rows},
+        timeout=timeout,
+        database=database,
+    )
+
+
+async def uplines(
+    driver: neo4j.AsyncDriver,
+    ids: Sequence[str],
+    *,
+    max_depth: int = MAX_UPLINE,
+    timeout: float | None = None,
+    database: str = "neo4j",
+) -> dict[str, tuple[str, ...]]:
+    """Each existing member's sponsors, nearest first, at most ``max_depth`` of them."""
+    if not 0 <= max_depth <= MAX_UPLINE:
+        raise ValueError(f"max_depth must be within 0-{MAX_UPLINE}")
+    return await _read(
+        driver,
+        UPLINES,
+        {"ids": list(dict.fromkeys(ids)), "max_depth": max_depth},
+        lambda rows: {row["id"]: tuple(row["upline"]) for row in rows},
+        timeout=timeout,
+        database=database,
+    )
+
+
+async def recruits_pages(
+    driver: neo4j.AsyncDriver,
+    requests: Sequence[tuple[str, int, str | None]],
+    *,
+    timeout: float | None = None,
+    database: str = "neo4j",
+) -> dict[tuple[str, int, str | None], RecruitsPage]:
+    """Pages of direct recruits for (sponsor id, first, after id) requests, ordered by id."""
+    params = [{"id": i, "first": first, "after": after} for i, first, after in requests]
+
+    def convert(rows: list[dict[str, Any]]) -> dict[tuple[str, int, str | None], RecruitsPage]:
+        return {
+            (row["id"], row["first"], row["after"]): RecruitsPage(
+                ids=tuple(row["ids"]), has_next=bool(row["has_next"]), total=int(row["total"])
+            )
+            for row in rows
+        }
+
+    return await _read(
+        driver, RECRUITS, {"requests": params}, convert, timeout=timeout, database=database
+    )
+
+
+async def downline_counts(
+    driver: neo4j.AsyncDriver,
+    ids: Sequence[str],
+    *,
+    timeout: float | None = None,
+    database: str = "neo4j",
+) -> dict[str, int]:
+    """Members below each existing member (the member itself excluded)."""
+    return await _read(
+        driver,
+        DOWNLINE_COUNTS,
+        {"ids": list(dict.fromkeys(ids))},
+        lambda rows: {row["id"]: int(row["n"]) for row in rows},
+        timeout=timeout,
+        database=database,
+    )
+
+
+async def within_downline(
+    driver: neo4j.AsyncDriver,
+    ancestor_id: str,
+    ids: Sequence[str],
+    *,
+    timeout: float | None = None,
+    database: str = "neo4j",
+) -> frozenset[str]:
+    """Those of ``ids`` that are ``ancestor_id`` itself or in its downline."""
+    return await _read(
+        driver,
+        WITHIN_DOWNLINE,
+        {"ids": list(dict.fromkeys(ids)), "ancestor_id": ancestor_id},
+        lambda rows: frozenset(row["id"] for row in rows),
+        timeout=timeout,
+        database=database,
+    )
+
+
+async def ping(driver: neo4j.AsyncDriver, *, timeout: float, database: str = "neo4j") -> bool:
+    """True when Neo4j answers a trivial query; one attempt, no retries, so a probe is quick."""
+    async with driver.session(database=database) as session:
+        result = await session.run(neo4j.Query(PING, timeout=timeout))
+        record = await result.single(strict=True)
+    return bool(record["ok"] == 1)

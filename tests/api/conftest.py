@@ -1,0 +1,149 @@
+"""Running GraphQL through the real schema and context, and over HTTP through the real app."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+import httpx
+import neo4j
+import pytest
+import uvicorn
+
+from api.app import create_app
+from api.auth import Principal, Role, mint_token
+from api.loaders import Context
+from api.schema import schema
+from downline.money import parse_timestamp
+from downline.settings import Settings
+from graph import members, orders, products, reads
+from graph.server import free_port
+
+ADMIN = Principal(Role.ADMIN, None)
+ANALYST = Principal(Role.ANALYST, None)
+
+
+def member_principal(member_id: str) -> Principal:
+    return Principal(Role.MEMBER, member_id)
+
+
+def ts(text: str) -> datetime:
+    return parse_timestamp(text)
+
+
+Gql = Callable[..., dict[str, Any]]
+SECRET = "api-tests-secret-long-enough-for-hs256-signing"
+
+
+@pytest.fixture
+def api_settings(settings: Settings) -> Settings:
+    """The session's Neo4j with a known, long enough JWT secret."""
+    return replace(settings, jwt_secret=SECRET)
+
+
+@pytest.fixture
+def gql(api_settings: Settings, graph: neo4j.Driver) -> Gql:
+    """``gql(query, principal=ADMIN, **variables)`` -> {"data", "errors"} via schema.execute."""
+
+    def run(query: str, principal: Principal = ADMIN, **variables: Any) -> dict[str, Any]:
+        async def go() -> dict[str, Any]:
+            driver = reads.connect(api_settings)
+            try:
+                ctx = Context(driver=driver, settings=api_settings, principal=principal)
+                result = await schema.execute(query, variable_values=variables, context_value=ctx)
+            finally:
+                await driver.close()
+            errors = [
+                {"message": e.message, "code": (e.extensions or {}).get("code"), "path": e.path}
+                for e in result.errors or []
+            ]
+            return {"data": result.data, "errors": errors}
+
+        return asyncio.run(go())
+
+    return run
+
+
+@contextmanager
+def serving(settings: Settings) -> Iterator[httpx.Client]:
+    """The real app under a real uvicorn (lifespan included) in a thread, and a client on it."""
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as c:
+            yield c
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+@pytest.fixture
+def client(api_settings: Settings, graph: neo4j.Driver) -> Iterator[httpx.Client]:
+    with serving(api_settings) as c:
+        yield c
+
+
+@pytest.fixture
+def token() -> Callable[..., str]:
+    def make(role: Role = Role.ADMIN, member_id: str | None = None) -> str:
+        return mint_token(SECRET, role=role, member_id=member_id)
+
+    return make
+
+
+Tree = dict[str, str | None]
+
+
+def seed(
+    settings: Settings, tree: list[tuple[str, str | None, str]], orders_: list[tuple[Any, ...]] = ()
+) -> None:  # type: ignore[assignment]
+    """Members (id, sponsor, joined_at) in order, a product P1 at 1500 bp, and orders
+    (id, kind, buyer, seller, amount_fen, paid_at[, refunded_at]) through the real graph code."""
+
+    async def go() -> None:
+        async with reads.connect(settings) as driver:
+            await products.upsert_product(
+                driver, sku="P1", name="Tea", price=10_000, commission_bp=1500
+            )
+            await products.upsert_product(
+                driver, sku="GIFT", name="Gift package", price=39_900, commission_bp=0
+            )
+            for member_id, sponsor, joined in tree:
+                await members.register_member(
+                    driver,
+                    member_id=member_id,
+                    name=f"Name {member_id}",
+                    joined_at=ts(joined),
+                    sponsor_id=sponsor,
+                )
+            for row in orders_:
+                order_id, kind, buyer, seller, amount, paid = row[:6]
+                await orders.record_order(
+                    driver,
+                    order_id=order_id,
+                    kind=kind,
+                    buyer_id=buyer,
+                    seller_id=seller,
+                    sku="GIFT" if kind == "GIFT_PACKAGE" else "P1",
+                    amount=amount,
+                    paid_at=ts(paid),
+                )
+                if len(row) > 6 and row[6]:
+                    await orders.refund_order(driver, order_id=order_id, refunded_at=ts(row[6]))
+
+    asyncio.run(go())

@@ -1,0 +1,142 @@
+"""Building small networks for settlement tests through the loader, the path users take."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import neo4j
+
+from downline.money import format_yuan
+from graph.loader import load
+from graph.plans import Plan, store_plan
+
+CST = timezone(timedelta(hours=8))
+T0 = datetime(2026, 1, 1, 9, 0, tzinfo=CST)
+PRODUCTS = {
+    "GP399": (39_900, 0),
+    "GP499": (49_900, 0),
+    "SKU1": (10_000, 1500),
+    "SKU2": (3_333, 777),
+}
+
+DEFAULT_PLAN = Plan(
+    id="default",
+    effective_from=datetime(2000, 1, 1, tzinfo=CST),
+    hold_days=7,
+    tiers=3,
+    self_purchase=True,
+    retail_override_bp=(1000, 500),
+    gift_cost_bp=3500,
+    gift_shares_bp=(5000, 3000, 2000),
+)
+
+
+@dataclass(frozen=True)
+class Ord:
+    """One order: ``Ord("O1", "GIFT_PACKAGE", buyer="M2", day=1)``; day counts from T0."""
+
+    id: str
+    kind: str
+    buyer: str
+    seller: str | None = None
+    sku: str | None = None
+    amount: int | None = None
+    day: float = 1
+    refunded_day: float | None = None
+
+    @property
+    def paid_at(self) -> datetime:
+        return T0 + timedelta(days=self.day)
+
+    @property
+    def refunded_at(self) -> datetime | None:
+        return None if self.refunded_day is None else T0 + timedelta(days=self.refunded_day)
+
+    @property
+    def product(self) -> str:
+        return self.sku or ("GP399" if self.kind == "GIFT_PACKAGE" else "SKU1")
+
+    @property
+    def fen(self) -> int:
+        return self.amount if self.amount is not None else PRODUCTS[self.product][0]
+
+
+def at(day: float) -> datetime:
+    return T0 + timedelta(days=day)
+
+
+def seed(
+    driver: neo4j.Driver,
+    folder: Path,
+    members: Mapping[str, str | None],
+    orders: Iterable[Ord] = (),
+    *,
+    plan: Plan | None = DEFAULT_PLAN,
+) -> None:
+    """members: id -> sponsor id (sponsors first not required); all join at T0."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "members.csv").open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["member_id", "sponsor_id", "joined_at", "name"])
+        for member, sponsor in members.items():
+            w.writerow([member, sponsor or "", T0.isoformat(), f"name {member}"])
+    with (folder / "products.csv").open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["sku", "name", "price", "commission_bp"])
+        for sku, (price, bp) in PRODUCTS.items():
+            w.writerow([sku, sku, format_yuan(price), bp])
+    with (folder / "orders.csv").open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(
+            ["order_id", "kind", "buyer_id", "seller_id", "sku", "amount", "paid_at", "refunded_at"]
+        )
+        for o in orders:
+            refunded = o.refunded_at
+            w.writerow(
+                [
+                    o.id,
+                    o.kind,
+                    o.buyer,
+                    o.seller or "",
+                    o.product,
+                    format_yuan(o.fen),
+                    o.paid_at.isoformat(),
+                    "" if refunded is None else refunded.isoformat(),
+                ]
+            )
+    load(
+        driver,
+        members=folder / "members.csv",
+        products=folder / "products.csv",
+        orders=folder / "orders.csv",
+    )
+    if plan is not None:
+        store_plan(driver, plan)
+
+
+def payouts(driver: neo4j.Driver) -> dict[str, tuple[str, int]]:
+    """key -> (member_id, amount) of every payout and reversal."""
+    records, _, _ = driver.execute_query(
+        "MATCH (p:Payout) RETURN p.key AS key, p.member_id AS member, p.amount AS amount"
+    )
+    return {r["key"]: (r["member"], r["amount"]) for r in records}
+
+
+def net(driver: neo4j.Driver) -> dict[tuple[str, str], int]:
+    """(member_id, order_id) -> net fen, zero entries dropped."""
+    records, _, _ = driver.execute_query(
+        "MATCH (p:Payout) RETURN p.member_id AS m, p.order_id AS o, sum(p.amount) AS fen"
+    )
+    return {(r["m"], r["o"]): r["fen"] for r in records if r["fen"] != 0}
+
+
+def order_books(driver: neo4j.Driver, order_id: str) -> tuple[int | None, int | None]:
+    """(pool, retained) recorded on an order by settlement."""
+    records, _, _ = driver.execute_query(
+        "MATCH (o:Order {id: $id}) RETURN o.pool AS pool, o.retained AS retained", id=order_id
+    )
+    return records[0]["pool"], records[0]["retained"]

@@ -1,0 +1,320 @@
+"""Settlement rules, one test per rule, against the real Neo4j (domain.md, worked examples)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import neo4j
+import pytest
+
+from graph.members import set_suspended
+from graph.orders import record_order, refund_order
+from graph.plans import store_plan
+from graph.settlement import (
+    SettlementRefused,
+    read_run,
+    reconcile,
+    settle,
+)
+from tests.graph.netbuild import DEFAULT_PLAN, Ord, at, net, order_books, payouts, seed
+
+# A straight line of agents: A is the root, S sells; everyone holds a gift package from day 0.
+LINE = {"A": None, "B": "A", "C": "B", "D": "C", "S": "D", "X": "S"}
+
+
+def gifts(*members: str, day: float = 0) -> list[Ord]:
+    return [Ord(f"G-{m}", "GIFT_PACKAGE", m, day=day) for m in members]
+
+
+def test_worked_example_gift_package(graph: neo4j.Driver, tmp_path: Path) -> None:
+    seed(graph, tmp_path, LINE, [*gifts("A", "B", "C"), Ord("G1", "GIFT_PACKAGE", "D", day=1)])
+    settle(graph, cutoff=at(30))
+    got = {k: v for k, v in payouts(graph).items() if k.startswith("G1|")}
+    assert got == {"G1|1|P": ("C", 12_967), "G1|2|P": ("B", 7_780), "G1|3|P": ("A", 5_187)}
+    assert order_books(graph, "G1") == (25_935, 1)
+    assert reconcile(graph).ok
+
+
+def test_worked_example_retail_with_a_non_agent_tier_2(graph: neo4j.Driver, tmp_path: Path) -> None:
+    # S's sponsor D holds no gift package: its 150 fen are retained, C still gets 75.
+    seed(graph, tmp_path, LINE, [*gifts("C", "S"), Ord("R1", "RETAIL", "X", seller="S", day=1)])
+    settle(graph, cutoff=at(30))
+    got = {k: v for k, v in payouts(graph).items() if k.startswith("R1|")}
+    assert got == {"R1|1|P": ("S", 1_500), "R1|3|P": ("C", 75)}
+    assert order_books(graph, "R1") == (1_725, 150)
+
+
+def test_a_suspended_member_is_skipped_not_compressed(
+    graph: neo4j.Driver, tmp_path: Path, arun: Callable[..., Any]
+) -> None:
+    seed(graph, tmp_path, LINE, [*gifts("B", "C", "D", "S"), Ord("R1", "RETAIL", "X", seller="S")])
+    arun(set_suspended, member_id="C", suspended=True)
+    settle(graph, cutoff=at(30))
+    got = {k: v for k, v in payouts(graph).items() if k.startswith("R1|")}
+    assert got == {"R1|1|P": ("S", 1_500), "R1|2|P": ("D", 150)}
+    assert order_books(graph, "R1") == (1_725, 75)
+
+
+def test_a_missing_upline_is_retained(graph: neo4j.Driver, tmp_path: Path) -> None:
+    # B's gift package: tier 1 is A, there is no tier 2 or 3.
+    seed(graph, tmp_path, LINE, [*gifts("A"), Ord("G1", "GIFT_PACKAGE", "B", day=1)])
+    settle(graph, cutoff=at(30))
+    assert {k: v for k, v in payouts(graph).items() if k.startswith("G1|")} == {
+        "G1|1|P": ("A", 12_967)
+    }
+    assert order_books(graph, "G1") == (25_935, 25_935 - 12_967)
+
+
+def test_a_root_buying_a_gift_package_pays_nobody(graph: neo4j.Driver, tmp_path: Path) -> None:
+    seed(graph, tmp_path, LINE, gifts("A"))
+    settle(graph, cutoff=at(30))
+    assert payouts(graph) == {}
+    assert order_books(graph, "G-A") == (25_935, 25_935)
+
+
+def test_a_retail_order_without_an_agent_seller_has_no_pool(
+    graph: neo4j.Driver, tmp_path: Path
+) -> None:
+    seed(
+        graph,
+        tmp_path,
+        LINE,
+        [
+            *gifts("B", "C", "D"),
+            Ord("R1", "RETAIL", "X", seller="S"),
+            Ord("R2", "RETAIL", "X"),
+        ],
+    )
+    settle(graph, cutoff=at(30))
+    assert not [k for k in payouts(graph) if k.startswith("R")]
+    assert order_books(graph, "R1") == (0, 0)
+    assert order_books(graph, "R2") == (0, 0)
+
+
+def test_agency_is_judged_at_paid_at(graph: neo4j.Driver, tmp_path: Path) -> None:
+    seed(
+        graph,
+        tmp_path,
+        LINE,
+        [
+            Ord("G-S", "GIFT_PACKAGE", "S", day=5),  # S becomes an agent on day 5
+            Ord("G-D", "GIFT_PACKAGE", "D", day=0, refunded_day=3),  # D stops on day 3
+            Ord("G-C", "GIFT_PACKAGE", "C", day=0, refunded_day=40),  # C stops after the sales
+            Ord("R-early", "RETAIL", "X", seller="S", day=4),
+            Ord("R-late", "RETAIL", "X", seller="S", day=6),
+            Ord("R-mid", "RETAIL", "X", seller="S", day=2.5),
+        ],
+    )
+    settle(graph, cutoff=at(30))
+    got = payouts(graph)
+    assert not [k for k in got if k.startswith(("R-early", "R-mid"))]
+    assert {k: v for k, v in got.items() if k.startswith("R-late")} == {
+        "R-late|1|P": ("S", 1_500),
+        "R-late|3|P": ("C", 75),
+    }
+
+
+def test_self_purchase_earns_when_the_plan_says_so(graph: neo4j.Driver, tmp_path: Path) -> None:
+    seed(graph, tmp_path, LINE, [*gifts("C", "D", "S"), Ord("R1", "RETAIL", "S", seller="S")])
+    settle(graph, cutoff=at(30))
+    assert {k: v for k, v in payouts(graph).items() if k.startswith("R1|")} == {
+        "R1|1|P": ("S", 1_500),
+        "R1|2|P": ("D", 150),
+        "R1|3|P": ("C", 75),
+    }
+
+
+def test_without_self_purchase_a_self_purchase_pays_nobody(
+    graph: neo4j.Driver, tmp_path: Path
+) -> None:
+    plan = dataclasses.replace(DEFAULT_PLAN, self_purchase=False)
+    seed(
+        graph,
+        tmp_path,
+        LINE,
+        [
+            *gifts("C", "D", "S"),
+            Ord("R1", "RETAIL", "S", seller="S"),
+            Ord("R2", "RETAIL", "X", seller="S"),
+        ],
+        plan=plan,
+    )
+    settle(graph, cutoff=at(30))
+    got = payouts(graph)
+    assert not [k for k in got if k.startswith("R1|")]
+    assert order_books(graph, "R1") == (1_725, 1_725)
+    assert [k for k in got if k.startswith("R2|")] == ["R2|1|P", "R2|2|P", "R2|3|P"]
+
+
+def test_the_hold_period(graph: neo4j.Driver, tmp_path: Path) -> None:
+    seed(
+        graph, tmp_path, LINE, [*gifts("S", "D", "C"), Ord("R1", "RETAIL", "X", seller="S", day=5)]
+    )
+    settle(graph, cutoff=at(11.99))
+    assert order_books(graph, "R1") == (None, None)
+    settle(graph, cutoff=at(12))
+    assert order_books(graph, "R1") == (1_725, 0)
+
+
+def test_a_refund_before_settling_pays_nobody(graph: neo4j.Driver, tmp_path: Path) -> None:
+    seed(
+        graph,
+        tmp_path,
+        LINE,
+        [*gifts("S", "D", "C"), Ord("R1", "RETAIL", "X", seller="S", day=5, refunded_day=9)],
+    )
+    settle(graph, cutoff=at(30))
+    assert not [k for k in payouts(graph) if k.startswith("R1|")]
+    assert order_books(graph, "R1") == (None, None)
+
+
+def test_a_refund_after_settling_is_reversed(
+    graph: neo4j.Driver, tmp_path: Path, arun: Callable[..., Any]
+) -> None:
+    seed(
+        graph, tmp_path, LINE, [*gifts("S", "D", "C"), Ord("R1", "RETAIL", "X", seller="S", day=5)]
+    )
+    settle(graph, cutoff=at(13))
+    arun(refund_order, order_id="R1", refunded_at=at(14))
+    outcome = settle(graph, cutoff=at(15))
+    assert outcome.run is not None
+    assert outcome.run.orders_reversed == 1
+    assert outcome.run.reversals == 3
+    assert outcome.run.reversed == -1_725
+    got = payouts(graph)
+    assert got["R1|1|R"] == ("S", -1_500)
+    assert got["R1|2|R"] == ("D", -150)
+    assert got["R1|3|R"] == ("C", -75)
+    assert not [k for k, v in net(graph).items() if k[1] == "R1"]
+    assert reconcile(graph).ok
+    assert settle(graph, cutoff=at(15)).run is None
+
+
+def test_a_refunded_gift_package_is_reversed_and_ends_agency(
+    graph: neo4j.Driver, tmp_path: Path, arun: Callable[..., Any]
+) -> None:
+    seed(graph, tmp_path, LINE, [*gifts("A", "B", "C"), Ord("G1", "GIFT_PACKAGE", "D", day=1)])
+    settle(graph, cutoff=at(10))
+    arun(refund_order, order_id="G1", refunded_at=at(11))
+    # D sells after its refund: no longer an agent, so that sale has no pool.
+    arun(
+        record_order,
+        order_id="R9",
+        kind="RETAIL",
+        buyer_id="X",
+        seller_id="D",
+        sku="SKU1",
+        amount=10_000,
+        paid_at=at(12),
+    )
+    settle(graph, cutoff=at(30))
+    assert not [k for k, v in net(graph).items() if k[1] == "G1"]
+    assert {k for k in payouts(graph) if k.startswith("G1|")} == {
+        "G1|1|P",
+        "G1|2|P",
+        "G1|3|P",
+        "G1|1|R",
+        "G1|2|R",
+        "G1|3|R",
+    }
+    assert order_books(graph, "R9") == (0, 0)
+    assert reconcile(graph).ok
+
+
+def test_the_plan_in_effect_at_paid_at_applies(graph: neo4j.Driver, tmp_path: Path) -> None:
+    seed(
+        graph,
+        tmp_path,
+        LINE,
+        [
+            *gifts("A", "B", "C"),
+            Ord("G-old", "GIFT_PACKAGE", "D", day=1),
+            Ord("G-new", "GIFT_PACKAGE", "S", day=11),
+        ],
+    )
+    two_tiers = dataclasses.replace(
+        DEFAULT_PLAN,
+        id="v2",
+        effective_from=at(10),
+        hold_days=1,
+        tiers=2,
+        retail_override_bp=(2000,),
+        gift_cost_bp=5000,
+        gift_shares_bp=(6000, 3000),
+    )
+    store_plan(graph, two_tiers)
+    outcome = settle(graph, cutoff=at(12.5))
+    assert outcome.run is not None
+    assert outcome.run.plans == ("default", "v2")
+    got = payouts(graph)
+    # 39 900 at 5000 bp cost: pool 19 950; D (tier 1) 11 970, C 5 985; tier 3 is not paid.
+    assert {k: v for k, v in got.items() if k.startswith("G-new|")} == {
+        "G-new|1|P": ("D", 11_970),
+        "G-new|2|P": ("C", 5_985),
+    }
+    assert order_books(graph, "G-new") == (19_950, 1_995)
+    assert got["G-old|3|P"] == ("A", 5_187)
+
+
+def test_no_plan_refuses_and_writes_nothing(graph: neo4j.Driver, tmp_path: Path) -> None:
+    seed(graph, tmp_path, LINE, gifts("A", "B"), plan=None)
+    with pytest.raises(SettlementRefused, match="no compensation plan is loaded"):
+        settle(graph, cutoff=at(30))
+    records, _, _ = graph.execute_query(
+        "MATCH (n) WHERE n:Payout OR n:SettlementRun OR n:SettlementLock RETURN count(n) AS n"
+    )
+    assert records[0]["n"] == 0
+
+
+def test_a_rerun_with_the_same_cutoff_writes_nothing(graph: neo4j.Driver, tmp_path: Path) -> None:
+    seed(graph, tmp_path, LINE, [*gifts("A", "B", "C", "D")])
+    first = settle(graph, cutoff=at(30))
+    assert first.run is not None
+    assert first.run.status == "finished"
+    assert first.run.orders_settled == 4
+    records, _, _ = graph.execute_query(
+        "MATCH (n) WITH count(n) AS n MATCH ()-[r]->() RETURN n, count(r) AS r"
+    )
+    before = records[0].data()
+    again = settle(graph, cutoff=at(30))
+    assert again.run is None
+    records, _, _ = graph.execute_query(
+        "MATCH (n) WITH count(n) AS n MATCH ()-[r]->() RETURN n, count(r) AS r"
+    )
+    assert records[0].data() == before
+
+
+def test_a_cutoff_before_a_finished_run_is_refused(graph: neo4j.Driver, tmp_path: Path) -> None:
+    seed(graph, tmp_path, LINE, gifts("A", "B"))
+    settle(graph, cutoff=at(30))
+    with pytest.raises(SettlementRefused, match="settlement only moves forward"):
+        settle(graph, cutoff=at(20))
+
+
+def test_the_run_record(graph: neo4j.Driver, tmp_path: Path) -> None:
+    seed(graph, tmp_path, LINE, [*gifts("A", "B", "C", "D"), Ord("R1", "RETAIL", "S", seller="D")])
+    outcome = settle(graph, cutoff=at(30))
+    assert outcome.run is not None
+    run = read_run(graph, outcome.run.id)
+    assert run == outcome.run
+    assert run.cutoff == at(30)
+    assert run.finished_at is not None and run.finished_at >= run.started_at
+    assert run.orders_settled == 5
+    assert run.payouts == 1 + 2 + 3 + 3  # the gifts of B, C and D, then the retail order
+    assert [(t.tier, t.kind) for t in run.totals] == [
+        (1, "RETAIL"),
+        (1, "GIFT_PACKAGE"),
+        (2, "RETAIL"),
+        (2, "GIFT_PACKAGE"),
+        (3, "RETAIL"),
+        (3, "GIFT_PACKAGE"),
+    ]
+    by = {(t.tier, t.kind): t for t in run.totals}
+    assert by[(1, "RETAIL")].paid == 1_500
+    assert by[(2, "RETAIL")].paid == 150
+    assert by[(3, "RETAIL")].paid == 75
+    assert by[(1, "GIFT_PACKAGE")].payouts == 3
+    assert run.paid + run.retained == run.pool

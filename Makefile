@@ -39,6 +39,9 @@ db-stop:
 run: db-start
 	@test -f $(DEMO_DIR)/orders.csv || $(BIN)/downline demo-data --members $(DEMO_MEMBERS) --seed 1 --out $(DEMO_DIR)
 	$(BIN)/downline load --members $(DEMO_DIR)/members.csv --products $(DEMO_DIR)/products.csv --orders $(DEMO_DIR)/orders.csv
+	$(BIN)/downline plan load plans/default.toml
+	$(BIN)/downline settle --until "$$(date -u +%Y-%m-%dT%H:%M:%S+00:00)"
+	$(BIN)/downline rollups refresh
 	$(BIN)/downline serve
 
 lint: setup

@@ -5,6 +5,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 JAR := launcher/target/neo4j-launcher-1.0.0.jar
+DASHBOARD := api/static/dist/index.html
 DEMO_DIR := var/demo
 DEMO_MEMBERS ?= 10000
 
@@ -13,9 +14,10 @@ export NEO4J_PASSWORD ?= downline-dev
 export DOWNLINE_JWT_SECRET ?= downline-dev-secret-not-for-production-use
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup run test lint types unit db-start db-stop bench clean
+.PHONY: setup dashboard run test lint types unit db-start db-stop bench clean
 
-setup: $(VENV)/.installed $(JAR)
+setup: $(VENV)/.installed $(JAR) $(DASHBOARD)
+	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 
 $(VENV)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11"; exit 1; }
@@ -28,6 +30,14 @@ $(JAR): launcher/pom.xml $(shell find launcher/src -name '*.java')
 	@command -v java >/dev/null || { echo "error: java not found; install a JDK 17+"; exit 1; }
 	@command -v mvn >/dev/null || { echo "error: mvn not found; install Maven"; exit 1; }
 	cd launcher && mvn -q -B package -DskipTests
+	touch $@
+
+# The growth team's page (api/dashboard.py serves it), rebuilt when web/ changes.
+dashboard: $(DASHBOARD)
+
+$(DASHBOARD): $(addprefix web/,package.json package-lock.json index.html vite.config.ts tsconfig.json) $(shell find web/src -type f)
+	@command -v npm >/dev/null || { echo "error: npm not found; install Node.js 20+"; exit 1; }
+	cd web && npm ci --no-audit --no-fund && npm run build
 	touch $@
 
 db-start: setup
@@ -60,4 +70,4 @@ bench: setup
 	$(BIN)/python -m bench $(if $(SCALE),--scale $(SCALE),)
 
 clean:
-	rm -rf $(VENV) launcher/target var
+	rm -rf $(VENV) launcher/target var web/node_modules api/static/dist

@@ -14,7 +14,7 @@ from starlette.routing import Route
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
-from api import health
+from api import dashboard, health
 from api.auth import NOBODY, Principal, RequireToken
 from api.loaders import Context
 from api.schema import build_schema
@@ -65,6 +65,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/healthz", health.healthz),
             Route("/readyz", health.readyz),
             Route("/metrics", health.metrics),
+            *dashboard.routes(),
         ],
         lifespan=lifespan,
     )

@@ -1,0 +1,189 @@
+"""The one table the benchmark prints, and the same figures as JSON under bench/results/."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+MET = "met"
+MISSED = "missed"
+ERROR = "error"
+OK = "ok"
+WRONG = "WRONG"
+SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the table: the figure, its baselines (naive and numpy), its target."""
+
+    section: str
+    measure: str
+    value: str
+    naive: str = ""
+    floor: str = ""
+    target: str = ""
+    status: str = ""
+    note: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One answer compared with numpy's (or one invariant such as "the re-run wrote nothing")."""
+
+    what: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass
+class Report:
+    scale: str
+    options: dict[str, Any]
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
+    rows: list[Row] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, row: Row) -> None:
+        self.rows.append(row)
+
+    def check(self, what: str, ok: bool, detail: str = "") -> bool:
+        self.checks.append(Check(what, ok, detail))
+        return ok
+
+    def error(self, section: str, measure: str, message: str) -> None:
+        self.errors.append(f"{section} / {measure}: {message}")
+        self.rows.append(Row(section, measure, "—", status=ERROR, note=message[:300]))
+
+    @property
+    def wrong(self) -> list[Check]:
+        return [c for c in self.checks if not c.ok]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and not self.wrong
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "scale": self.scale,
+            "started": self.started.isoformat(),
+            "finished": datetime.now(UTC).isoformat(),
+            "machine": machine(),
+            "options": self.options,
+            "ok": self.ok,
+            "rows": [asdict(r) for r in self.rows],
+            "checks": [asdict(c) for c in self.checks],
+            "errors": self.errors,
+        }
+
+    def write(self, directory: Path) -> Path:
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"{self.started.date().isoformat()}-{self.scale}.json"
+        path.write_text(json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n")
+        return path
+
+    def render(self, console: Console) -> None:
+        table = Table(
+            title=f"Downline benchmark, scale {self.scale}, {self.started:%Y-%m-%d}",
+            show_lines=False,
+        )
+        for name in ("section", "measure", "value", "naive", "numpy floor", "target", "status"):
+            table.add_column(name, overflow="fold")
+        section = None
+        for r in self.rows:
+            if section is not None and r.section != section:
+                table.add_section()
+            label = r.section if r.section != section else ""
+            section = r.section
+            status = r.status + (f" ({r.note})" if r.note else "")
+            style = {MISSED: "yellow", ERROR: "red", WRONG: "red"}.get(r.status, "")
+            table.add_row(
+                label, r.measure, r.value, r.naive, r.floor, r.target, status, style=style
+            )
+        console.print(table)
+        right = sum(1 for c in self.checks if c.ok)
+        console.print(f"answers checked against numpy: {right} right, {len(self.wrong)} wrong")
+        for c in self.wrong:
+            console.print(f"[red]WRONG[/] {c.what}: {c.detail}", highlight=False)
+        for e in self.errors:
+            console.print(f"[red]error[/] {e}", highlight=False)
+
+
+def machine() -> dict[str, Any]:
+    memory = 0
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                memory = int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cores": os.cpu_count(),
+        "memory_bytes": memory,
+        "cpu": cpu,
+        "load_average": os.getloadavg(),
+        "python": platform.python_version(),
+    }
+
+
+def percentile(samples: list[float], q: float) -> float:
+    """The q-th percentile (0-100) by nearest rank, so p99 is a latency somebody really saw."""
+    if not samples:
+        return float("nan")
+    ordered = sorted(samples)
+    rank = max(1, -(-len(ordered) * q // 100))
+    return ordered[int(rank) - 1]
+
+
+def median(samples: list[float]) -> float:
+    return statistics.median(samples) if samples else float("nan")
+
+
+def ms(seconds: float) -> str:
+    if seconds != seconds:  # NaN
+        return "—"
+    value = seconds * 1000
+    if value < 0.1:
+        return f"{value * 1000:.0f} µs"
+    if value < 10:
+        return f"{value:.2f} ms"
+    if value < 10_000:
+        return f"{value:.0f} ms"
+    return f"{seconds:.0f} s"
+
+
+def rate(per_second: float, unit: str) -> str:
+    return f"{per_second:,.0f} {unit}/s"
+
+
+def size(n_bytes: int) -> str:
+    units = ["B", "KiB", "MiB", "GiB", "TiB"]
+    value = float(n_bytes)
+    for unit in units:
+        if value < 1024 or unit == units[-1]:
+            return f"{value:,.1f} {unit}" if unit != "B" else f"{n_bytes} B"
+        value /= 1024
+    return f"{n_bytes} B"
+
+
+def status(met: bool) -> str:
+    return MET if met else MISSED

@@ -1,0 +1,75 @@
+"""Heavy steps run in a child process, so the bench can bound them in time and kill them.
+
+``python -m bench.tasks settle --until T`` or ``python -m bench.tasks refresh`` runs the same
+graph function the CLI runs, times it in-process (no interpreter start-up in the figure) and
+prints one JSON line. Connection settings come from the environment, as for ``downline``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import Any
+
+from downline.money import parse_timestamp
+from downline.settings import Settings
+from graph.db import connect
+from graph.rollups import refresh
+from graph.settlement import settle
+
+
+def run_settle(until: str) -> dict[str, Any]:
+    config = Settings.from_env()
+    cutoff = parse_timestamp(until)
+    with connect(config) as driver:
+        started = time.perf_counter()
+        outcome = settle(driver, cutoff=cutoff, database=config.neo4j_database)
+        seconds = time.perf_counter() - started
+    run = outcome.run
+    return {
+        "seconds": seconds,
+        "pending": outcome.pending_orders,
+        "run": None
+        if run is None
+        else {
+            "id": run.id,
+            "status": run.status,
+            "orders_settled": run.orders_settled,
+            "orders_reversed": run.orders_reversed,
+            "payouts": run.payouts,
+            "paid": run.paid,
+            "pool": run.pool,
+            "retained": run.retained,
+        },
+    }
+
+
+def run_refresh() -> dict[str, Any]:
+    config = Settings.from_env()
+    with connect(config) as driver:
+        started = time.perf_counter()
+        report = refresh(driver, config.neo4j_database)
+        seconds = time.perf_counter() - started
+    return {
+        "seconds": seconds,
+        "members": report.members,
+        "orders": report.orders,
+        "checkpoints": report.checkpoints,
+        "days": report.days,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.tasks")
+    sub = parser.add_subparsers(dest="task", required=True)
+    settle_parser = sub.add_parser("settle")
+    settle_parser.add_argument("--until", required=True)
+    sub.add_parser("refresh")
+    args = parser.parse_args()
+    result = run_settle(args.until) if args.task == "settle" else run_refresh()
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,309 @@
+"""The compliance view: where members' income comes from, and proof that no payout path is
+longer than three tiers (domain.md: recruiting pay, team pay and chains over three levels are
+what regulators look for).
+
+Income is the payout ledger netted (a reversal cancels its payout, and carries its order's
+``paid_at``), in [start, end) on the order's ``paid_at``. Shares are integer basis points of
+integer fen, rounded down, and 0 when there is no income to share.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import neo4j
+
+from graph.growth import EARLIEST, LATEST, share_bp
+
+RECRUITING_BP = 5_000
+TEAM_PAY_BP = 5_000
+MAX_TIER = 3
+MAX_LISTED = 100
+
+
+@dataclass(frozen=True)
+class IncomeMix:
+    """Net income in fen and what it is made of.
+
+    ``team_pay`` is tiers 2 and 3 of both kinds: pay on other members' sales and recruits.
+    ``self_purchase`` is retail income, any tier, from orders whose buyer is their seller."""
+
+    total: int
+    gift_package: int
+    retail: int
+    team_pay: int
+    self_purchase: int
+    gift_package_bp: int
+    """gift_package / total: income from recruiting."""
+    team_pay_bp: int
+    """team_pay / total."""
+    self_purchase_bp: int
+    """self_purchase / retail."""
+
+    @classmethod
+    def of(cls, total: int, gift: int, retail: int, team: int, self_purchase: int) -> IncomeMix:
+        return cls(
+            total=total,
+            gift_package=gift,
+            retail=retail,
+            team_pay=team,
+            self_purchase=self_purchase,
+            gift_package_bp=share_bp(gift, total),
+            team_pay_bp=share_bp(team, total),
+            self_purchase_bp=share_bp(self_purchase, retail),
+        )
+
+
+@dataclass(frozen=True)
+class PathViolation:
+    order_id: str
+    member_id: str
+    tier: int
+    expected_member_id: str | None
+    """Who the rules put at that tier in today's tree (None: nobody, or no such tier)."""
+    reason: str
+    """'tier' (a tier outside 1-3) or 'path' (not the member the tier's hops lead to)."""
+
+
+@dataclass(frozen=True)
+class PathCheck:
+    """Every payout (reversals mirror their payouts) of the window checked against the rules:
+    tier k is k-1 hops above the seller (retail) or the buyer's sponsor (gift package)."""
+
+    payouts_checked: int
+    max_tier: int
+    """The longest payout path seen, in tiers (0 when nothing was paid)."""
+    violation_count: int
+    violations: tuple[PathViolation, ...]
+    """The first ``limit`` of them, by order and tier."""
+
+    @property
+    def ok(self) -> bool:
+        return self.violation_count == 0 and self.max_tier <= MAX_TIER
+
+
+@dataclass(frozen=True)
+class MemberCompliance:
+    member_id: str
+    income: IncomeMix
+    mostly_recruiting: bool
+    """gift_package_bp above the recruiting threshold."""
+    mostly_team_pay: bool
+    """team_pay_bp above the team-pay threshold."""
+    paths: PathCheck
+
+
+@dataclass(frozen=True)
+class FlaggedMember:
+    member_id: str
+    income: IncomeMix
+    mostly_recruiting: bool
+    mostly_team_pay: bool
+
+
+@dataclass(frozen=True)
+class PlatformCompliance:
+    income: IncomeMix
+    members_paid: int
+    """Members with a positive net income in the window."""
+    recruiting_bp: int
+    team_pay_bp: int
+    flagged_count: int
+    flagged: tuple[FlaggedMember, ...]
+    """The first ``limit`` flagged members, by income (highest first), then id."""
+    paths: PathCheck
+
+
+_PAYOUTS = """
+MATCH (p:Payout)
+WHERE p.paid_at >= $start AND p.paid_at < $end
+  AND ($member_id IS NULL OR p.member_id = $member_id)
+"""
+
+# Per member first, so the flags and the platform totals come from the same sums.
+_PER_MEMBER = (
+    _PAYOUTS
+    + """
+OPTIONAL MATCH (o:Order {id: p.order_id})
+WITH p.member_id AS member_id,
+     sum(p.amount) AS total,
+     sum(CASE WHEN p.kind = 'GIFT_PACKAGE' THEN p.amount ELSE 0 END) AS gift,
+     sum(CASE WHEN p.kind = 'RETAIL' THEN p.amount ELSE 0 END) AS retail,
+     sum(CASE WHEN p.tier >= 2 THEN p.amount ELSE 0 END) AS team,
+     sum(CASE WHEN p.kind = 'RETAIL' AND o.seller_id = o.buyer_id THEN p.amount ELSE 0 END)
+       AS self_purchase
+"""
+)
+
+MEMBER_INCOME = (
+    _PER_MEMBER
+    + """
+RETURN total, gift, retail, team, self_purchase
+"""
+)
+
+PLATFORM_INCOME = (
+    _PER_MEMBER
+    + """
+RETURN coalesce(sum(total), 0) AS total, coalesce(sum(gift), 0) AS gift,
+       coalesce(sum(retail), 0) AS retail, coalesce(sum(team), 0) AS team,
+       coalesce(sum(self_purchase), 0) AS self_purchase,
+       count(CASE WHEN total > 0 THEN 1 END) AS members_paid
+"""
+)
+
+FLAGGED = (
+    _PER_MEMBER
+    + """
+WITH member_id, total, gift, retail, team, self_purchase,
+     total > 0 AND gift * 10000 / total > $recruiting_bp AS recruiting,
+     total > 0 AND team * 10000 / total > $team_pay_bp AS team_pay
+WHERE recruiting OR team_pay
+WITH member_id, total, gift, retail, team, self_purchase, recruiting, team_pay
+ORDER BY total DESC, member_id
+WITH collect({member_id: member_id, total: total, gift: gift, retail: retail, team: team,
+              self_purchase: self_purchase, recruiting: recruiting, team_pay: team_pay}) AS rows
+RETURN size(rows) AS flagged, rows[..$limit] AS rows
+"""
+)
+
+# Walking up from the order's first tier costs two hops per payout. The check reads today's
+# tree: a payout made before an admin transfer of its chain is reported, and worth a look.
+PATHS = (
+    _PAYOUTS
+    + """
+  AND NOT p.reversal
+OPTIONAL MATCH (o:Order {id: p.order_id})
+OPTIONAL MATCH (o)<-[:SOLD]-(seller:Member)
+OPTIONAL MATCH (o)<-[:BOUGHT]-(:Member)-[:SPONSORED_BY]->(sponsor:Member)
+WITH p, CASE p.kind WHEN 'GIFT_PACKAGE' THEN sponsor ELSE seller END AS first
+OPTIONAL MATCH (first)-[:SPONSORED_BY]->(second:Member)
+OPTIONAL MATCH (second)-[:SPONSORED_BY]->(third:Member)
+WITH p, CASE WHEN p.tier IN [1, 2, 3] THEN [first, second, third][p.tier - 1].id END AS expected
+WITH p, expected,
+     CASE WHEN NOT coalesce(p.tier IN [1, 2, 3], false) THEN 'tier'
+          WHEN expected IS NULL OR expected <> p.member_id THEN 'path' END AS reason
+ORDER BY p.order_id, p.tier
+WITH count(p) AS checked, coalesce(max(p.tier), 0) AS max_tier,
+     collect(CASE WHEN reason IS NOT NULL THEN {order_id: p.order_id, member_id: p.member_id,
+             tier: p.tier, expected: expected, reason: reason} END) AS bad
+RETURN checked, max_tier, size(bad) AS violations, bad[..$limit] AS listed
+"""
+)
+
+
+async def _one(tx: neo4j.AsyncManagedTransaction, query: str, **params: Any) -> Any:
+    result = await tx.run(query, params)
+    return await result.single(strict=False)
+
+
+def _window(start: datetime | None, end: datetime | None) -> dict[str, datetime]:
+    return {"start": start or EARLIEST, "end": end or LATEST}
+
+
+async def _paths(
+    tx: neo4j.AsyncManagedTransaction, member_id: str | None, window: dict[str, Any], limit: int
+) -> PathCheck:
+    r = await _one(tx, PATHS, member_id=member_id, limit=limit, **window)
+    return PathCheck(
+        payouts_checked=r["checked"],
+        max_tier=r["max_tier"],
+        violation_count=r["violations"],
+        violations=tuple(
+            PathViolation(
+                order_id=v["order_id"],
+                member_id=v["member_id"],
+                tier=v["tier"],
+                expected_member_id=v["expected"],
+                reason=v["reason"],
+            )
+            for v in r["listed"]
+        ),
+    )
+
+
+def _mix(r: Any) -> IncomeMix:
+    if r is None:
+        return IncomeMix.of(0, 0, 0, 0, 0)
+    return IncomeMix.of(r["total"], r["gift"], r["retail"], r["team"], r["self_purchase"])
+
+
+async def member_compliance(
+    driver: neo4j.AsyncDriver,
+    *,
+    member_id: str,
+    start: datetime | None,
+    end: datetime | None,
+    recruiting_bp: int = RECRUITING_BP,
+    team_pay_bp: int = TEAM_PAY_BP,
+    limit: int = MAX_LISTED,
+    database: str = "neo4j",
+    timeout: float | None = None,
+) -> MemberCompliance:
+    """One member's income mix, its flags, and the paths of the payouts it received."""
+
+    @neo4j.unit_of_work(timeout=timeout)
+    async def work(tx: neo4j.AsyncManagedTransaction) -> MemberCompliance:
+        window = _window(start, end)
+        income = _mix(await _one(tx, MEMBER_INCOME, member_id=member_id, **window))
+        return MemberCompliance(
+            member_id=member_id,
+            income=income,
+            mostly_recruiting=income.total > 0 and income.gift_package_bp > recruiting_bp,
+            mostly_team_pay=income.total > 0 and income.team_pay_bp > team_pay_bp,
+            paths=await _paths(tx, member_id, window, limit),
+        )
+
+    async with driver.session(database=database) as session:
+        return await session.execute_read(work)
+
+
+async def platform_compliance(
+    driver: neo4j.AsyncDriver,
+    *,
+    start: datetime | None,
+    end: datetime | None,
+    recruiting_bp: int = RECRUITING_BP,
+    team_pay_bp: int = TEAM_PAY_BP,
+    limit: int = MAX_LISTED,
+    database: str = "neo4j",
+    timeout: float | None = None,
+) -> PlatformCompliance:
+    """The platform's income mix, the members flagged, and the path check of every payout."""
+
+    @neo4j.unit_of_work(timeout=timeout)
+    async def work(tx: neo4j.AsyncManagedTransaction) -> PlatformCompliance:
+        window = _window(start, end)
+        total = await _one(tx, PLATFORM_INCOME, member_id=None, **window)
+        flagged = await _one(
+            tx,
+            FLAGGED,
+            member_id=None,
+            recruiting_bp=recruiting_bp,
+            team_pay_bp=team_pay_bp,
+            limit=limit,
+            **window,
+        )
+        rows = [] if flagged is None else flagged["rows"]
+        return PlatformCompliance(
+            income=_mix(total),
+            members_paid=total["members_paid"],
+            recruiting_bp=recruiting_bp,
+            team_pay_bp=team_pay_bp,
+            flagged_count=0 if flagged is None else flagged["flagged"],
+            flagged=tuple(
+                FlaggedMember(
+                    member_id=row["member_id"],
+                    income=_mix(row),
+                    mostly_recruiting=row["recruiting"],
+                    mostly_team_pay=row["team_pay"],
+                )
+                for row in rows
+            ),
+            paths=await _paths(tx, None, window, limit),
+        )
+
+    async with driver.session(database=database) as session:
+        return await session.execute_read(work)

@@ -21,7 +21,8 @@ NOT_BUILT = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Downline: dashboard not built</title></head>
 <body><h1>The dashboard is not built</h1>
 <p>Run <code>make setup</code> (it runs <code>npm ci</code> and <code>npm run build</code> in
-<code>web/</code>); the GraphQL API is at <a href="/graphql">/graphql</a> meanwhile.</p></body></html>
+<code>web/</code>); the GraphQL API is at <a href="/graphql">/graphql</a> meanwhile.</p>
+</body></html>
 """
 
 

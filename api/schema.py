@@ -13,6 +13,7 @@ from strawberry.types import Info
 
 from api import limits
 from api.errors import ApiError, Code, ErrorCodes
+from api.growth import GrowthQuery
 from api.loaders import Context
 from api.types import (
     SCALARS,
@@ -43,7 +44,7 @@ MAX_SUBTREE_DEPTH = 100
 
 
 @strawberry.type
-class Query:
+class Query(GrowthQuery):
     @strawberry.field
     async def member(self, info: Info[Context, None], id: strawberry.ID) -> Member | None:
         await info.context.require_visible(str(id))

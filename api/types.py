@@ -7,7 +7,7 @@ import binascii
 from collections.abc import Callable
 from datetime import datetime
 from enum import Enum
-from typing import Annotated, Any, NewType, TypeVar, cast
+from typing import TYPE_CHECKING, Annotated, Any, NewType, TypeVar, cast
 
 import strawberry
 from strawberry.types import Info
@@ -18,6 +18,11 @@ from api.limits import MAX_PAGE
 from api.loaders import Context
 from downline.money import format_yuan, parse_timestamp, parse_yuan
 from graph import metrics, orders, payouts, reads, revenue
+from graph.compliance import RECRUITING_BP, TEAM_PAY_BP
+from graph.growth import ACTIVATION_DAYS
+
+if TYPE_CHECKING:
+    from api.growth import Activation, FissionSpeed, MemberCompliance
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -256,6 +261,46 @@ class Member:
         check_window(from_, to)
         found = await info.context.loaders.metrics.load((str(self.id), from_, to))
         return None if found is None else MemberMetrics.from_record(found)
+
+    # The growth and compliance fields resolve in api/growth.py, which imports this module;
+    # hence the imports at call time and the lazy return types.
+    @field("New members of this member's downline per week (UTC+08:00) over [from, to).")
+    async def fission_speed(
+        self,
+        info: Info[Context, None],
+        from_: Annotated[DateTime | None, strawberry.argument(name="from")] = None,
+        to: DateTime | None = None,
+    ) -> Annotated[FissionSpeed, strawberry.lazy("api.growth")] | None:
+        from api import growth
+
+        return await growth.member_fission_speed(info, str(self.id), from_, to)
+
+    @field("Direct recruits who joined in [from, to) and became agents within `days`.")
+    async def activation(
+        self,
+        info: Info[Context, None],
+        from_: Annotated[DateTime | None, strawberry.argument(name="from")] = None,
+        to: DateTime | None = None,
+        days: int = ACTIVATION_DAYS,
+    ) -> Annotated[Activation, strawberry.lazy("api.growth")] | None:
+        from api import growth
+
+        return await growth.member_activation(info, str(self.id), from_, to, days)
+
+    @field("Income mix over [from, to) on the order's paid_at, flags, and the path check.")
+    async def compliance(
+        self,
+        info: Info[Context, None],
+        from_: Annotated[DateTime | None, strawberry.argument(name="from")] = None,
+        to: DateTime | None = None,
+        recruiting_bp: int = RECRUITING_BP,
+        team_pay_bp: int = TEAM_PAY_BP,
+    ) -> Annotated[MemberCompliance, strawberry.lazy("api.growth")]:
+        from api import growth
+
+        return await growth.member_compliance(
+            info, str(self.id), from_, to, recruiting_bp, team_pay_bp
+        )
 
 
 @strawberry.type

@@ -88,10 +88,30 @@ class Report:
         }
 
     def write(self, directory: Path) -> Path:
+        """``<date>-<scale>.json`` and the Markdown table beside it as ``.md``."""
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / f"{self.started.date().isoformat()}-{self.scale}.json"
         path.write_text(json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n")
+        path.with_suffix(".md").write_text(self.markdown())
         return path
+
+    def markdown(self) -> str:
+        """The same table in Markdown, for the README."""
+        head = ["section", "measure", "value", "naive", "numpy floor", "target", "status"]
+        lines = [
+            f"Downline benchmark, scale {self.scale}, {self.started:%Y-%m-%d}"
+            f" ({_options_text(self.options)})",
+            "",
+            "| " + " | ".join(head) + " |",
+            "|" + " --- |" * len(head),
+        ]
+        for r in self.rows:
+            verdict = " ".join(x for x in (r.status, f"({r.note})" if r.note else "") if x)
+            cells = (r.section, r.measure, r.value, r.naive, r.floor, r.target, verdict)
+            lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        right = sum(1 for c in self.checks if c.ok)
+        lines += ["", f"Answers checked against numpy: {right} right, {len(self.wrong)} wrong."]
+        return "\n".join(lines) + "\n"
 
     def render(self, console: Console) -> None:
         table = Table(
@@ -118,6 +138,10 @@ class Report:
             console.print(f"[red]WRONG[/] {c.what}: {c.detail}", highlight=False)
         for e in self.errors:
             console.print(f"[red]error[/] {e}", highlight=False)
+
+
+def _options_text(options: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in options.items())
 
 
 def machine() -> dict[str, Any]:

@@ -20,7 +20,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TypeVar
@@ -132,7 +132,7 @@ class Variant:
 @dataclass
 class Options:
     scale: scales.Scale
-    workers: int = 1
+    workers: tuple[int, ...] = (1,)
     keep: bool = False
     heap: str | None = None
     pagecache: str | None = None
@@ -147,7 +147,7 @@ class Options:
             "scale": self.scale.name,
             "members": self.scale.members,
             "orders": self.scale.orders,
-            "workers": self.workers,
+            "workers": ",".join(map(str, self.workers)),
             "heap": self.heap or self.scale.heap,
             "pagecache": self.pagecache or self.scale.pagecache,
             "seconds_per_throughput_point": self.seconds or self.scale.seconds,
@@ -172,6 +172,7 @@ class Bench:
     failed: set[str] = field(default_factory=set)
     refresh_s: float | None = None
     naive_p50: dict[tuple[str, str], float] = field(default_factory=dict)
+    api_measured: set[int] = field(default_factory=set)
     started: float = field(default_factory=time.monotonic)
 
     def __post_init__(self) -> None:
@@ -460,7 +461,7 @@ class Bench:
                 ],
                 self.scale.load_timeout_s,
             )
-            rows = sum(sum(1 for _ in f.open("rb")) - 1 for f in files.values())
+            rows = sum(data_rows(f) for f in files.values())
             per_s = rows / seconds
             self.report.add(
                 Row(
@@ -636,9 +637,9 @@ class Bench:
         sums = (
             None if got is None else floor.Sums(got.group_volume, got.order_count, got.member_count)
         )
-        self.check_sums(f"subtreeRevenue {kind} {member_id} · {v.name} (graph)", sums, want)
+        right = self.check_sums(f"subtreeRevenue {kind} {member_id} · {v.name} (graph)", sums, want)
         if naive_got is not None:
-            self.report.check(
+            right &= self.report.check(
                 f"naive sum {kind} {member_id} · {v.name}",
                 naive_got == (want.group_volume, want.order_count),
                 f"got {naive_got}, numpy {(want.group_volume, want.order_count)}",
@@ -656,7 +657,7 @@ class Bench:
             speedup = naive_p50 / p50 if p50 > 0 else float("inf")
             target += f", ≥ {scales.NAIVE_SPEEDUP}× naive"
             met = met and speedup >= scales.NAIVE_SPEEDUP
-            note += f", {speedup:,.0f}× faster than naive"
+            note += f", {speedup:,.1f}× faster than naive"
         self.report.add(
             Row(
                 "subtreeRevenue",
@@ -665,7 +666,7 @@ class Bench:
                 naive=naive_text,
                 floor=ms(floor_s),
                 target=target,
-                status=status(met),
+                status=status(met) if right else WRONG,
                 note=note,
                 data={
                     "member": member_id,
@@ -707,7 +708,7 @@ class Bench:
                 parse_yuan(found["groupVolume"]), found["orderCount"], found["memberCount"]
             )
         )
-        self.check_sums(f"subtreeRevenue {kind} {member_id} · {v.name} (HTTP)", got, want)
+        right = self.check_sums(f"subtreeRevenue {kind} {member_id} · {v.name} (HTTP)", got, want)
         p50, p99 = median(samples), percentile(samples, 99)
         naive_p50 = self.naive_p50.get((kind, v.name))
         self.report.add(
@@ -716,7 +717,7 @@ class Bench:
                 f"{kind} ({want.member_count:,} members) · {v.name} · HTTP",
                 f"p50 {ms(p50)} / p99 {ms(p99)}",
                 naive="" if naive_p50 is None else f"p50 {ms(naive_p50)} (server)",
-                status=OK,
+                status=OK if right else WRONG,
                 note=f"{len(samples)} requests, end to end",
                 data={"member": member_id, "variant": v.name, "p50_s": p50, "p99_s": p99},
             )
@@ -737,9 +738,9 @@ class Bench:
 
     def check_ranking(
         self, what: str, got: list[tuple[str, int]], want: list[floor.Ranked]
-    ) -> None:
+    ) -> bool:
         expected = [(r.member_id, r.value) for r in want]
-        self.report.check(what, got == expected, f"got {got[:5]}…, numpy {expected[:5]}…")
+        return self.report.check(what, got == expected, f"got {got[:5]}…, numpy {expected[:5]}…")
 
     def top_cell(self, metric: str, w: Variant) -> None:
         assert self.net is not None
@@ -759,7 +760,7 @@ class Bench:
 
         samples, got = self.aio(measure)
         ranking = [(r.member_id, r.value(m)) for r in got]
-        self.check_ranking(f"topInfluencers {metric} · {w.name} (graph)", ranking, want)
+        right = self.check_ranking(f"topInfluencers {metric} · {w.name} (graph)", ranking, want)
         p50, p99 = median(samples), percentile(samples, 99)
         refresh = "" if self.refresh_s is None else f"refresh {self.refresh_s:.1f} s; "
         self.report.add(
@@ -769,7 +770,7 @@ class Bench:
                 f"p50 {ms(p50)} / p99 {ms(p99)}",
                 floor=ms(floor_s),
                 target=f"p99 ≤ {ms(scales.TOP_SERVE_S)}",
-                status=status(p99 <= scales.TOP_SERVE_S),
+                status=status(p99 <= scales.TOP_SERVE_S) if right else WRONG,
                 note=f"{refresh}{len(samples)} calls",
                 data={
                     "metric": metric,
@@ -800,7 +801,7 @@ class Bench:
             samples, body = client.timed(TOP_QUERY, variables, self.scale.reps, self.scale.cell_s)
         rows = (body or {}).get("data", {}).get("topInfluencers") or []
         got = [row["member"]["id"] for row in rows]
-        self.report.check(
+        right = self.report.check(
             f"topInfluencers {metric} · {w.name} (HTTP ranking)",
             got == [r.member_id for r in want],
             f"got {got[:5]}…, numpy {[r.member_id for r in want][:5]}…",
@@ -811,7 +812,7 @@ class Bench:
                 "topInfluencers",
                 f"{metric} · {w.name} · HTTP",
                 f"p50 {ms(p50)} / p99 {ms(p99)}",
-                status=OK,
+                status=OK if right else WRONG,
                 note=f"{len(samples)} requests, end to end",
                 data={"metric": metric, "window": w.name, "p50_s": p50, "p99_s": p99},
             )
@@ -823,10 +824,10 @@ class Bench:
         return mint_token(self.jwt_secret, role=Role.ADMIN, ttl=timedelta(hours=12))
 
     def start_api(self) -> None:
-        with self.step("api", f"downline serve --workers {self.options.workers}", "neo4j"):
+        with self.step("api", f"downline serve --workers {self.options.workers[0]}", "neo4j"):
             self.api = servers.Api.start(
                 self.env(),
-                workers=self.options.workers,
+                workers=self.options.workers[0],
                 log=self.data_path / "api.log",
                 timeout_s=120,
             )
@@ -855,61 +856,78 @@ class Bench:
                 wrk.ensure_wrk()
         except Skip:
             return
-        for name, query_bodies in bodies.items():
-            assert self.api is not None
-            # Warm the API workers and Neo4j's plan cache; not counted.
-            try:
-                wrk.run(self.api.url, query_bodies, self.token(), clients=16, seconds=2)
-            except Exception as exc:
-                self.say(f"warm-up of {name} failed: {exc}")
-            for clients in scales.GRAPHQL_CLIENTS:
-                measure = f"{name} · {clients} client{'s' if clients > 1 else ''}"
+        if "GraphQL throughput" in self.failed:
+            return
+        for count in self.options.workers:
+            if self.api is None or self.api.workers != count:
                 try:
-                    with self.step("GraphQL throughput", measure, "api"):
-                        t = wrk.run(
-                            self.api.url,
-                            query_bodies,
-                            self.token(),
-                            clients=clients,
-                            seconds=seconds,
-                        )
-                        target, verdict = "", OK
-                        if clients == scales.GRAPHQL_CLIENTS[-1]:
-                            target = (
-                                f"≥ {scales.GRAPHQL_RPS:,} req/s, p99 ≤"
-                                f" {ms(scales.GRAPHQL_P99_S)}, no errors"
-                            )
-                            verdict = status(
-                                t.per_second >= scales.GRAPHQL_RPS
-                                and t.p99_s <= scales.GRAPHQL_P99_S
-                                and t.errors == 0
-                            )
-                        self.report.add(
-                            Row(
-                                "GraphQL throughput",
-                                measure,
-                                f"{rate(t.per_second, 'req')}, p50 {ms(t.p50_s)} / p99"
-                                f" {ms(t.p99_s)}, {t.errors} errors",
-                                target=target,
-                                status=verdict,
-                                note=f"wrk {t.seconds:.0f} s, {t.requests:,} requests",
-                                data={
-                                    "query": name,
-                                    "clients": clients,
-                                    "requests": t.requests,
-                                    "seconds": t.seconds,
-                                    "per_s": t.per_second,
-                                    "p50_s": t.p50_s,
-                                    "p99_s": t.p99_s,
-                                    "errors": t.errors,
-                                },
-                            )
-                        )
-                        self.report.check(
-                            f"{measure}: no failed requests", t.errors == 0, f"{t.errors} errors"
+                    with self.step("api", f"downline serve --workers {count}", "neo4j"):
+                        self.api_memory()
+                        if self.api is not None:
+                            self.api.stop()
+                            self.api = None
+                        self.failed.discard("api")
+                        self.api = servers.Api.start(
+                            self.env(), workers=count, log=self.data_path / "api.log", timeout_s=120
                         )
                 except Skip:
                     return
+            for name, query_bodies in bodies.items():
+                self.throughput_query(name, query_bodies, seconds)
+
+    def throughput_query(self, name: str, bodies: list[str], seconds: int) -> None:
+        assert self.api is not None
+        # Warm the API workers and Neo4j's plan cache; not counted.
+        try:
+            warm = min(2, seconds)
+            wrk.run(self.api.url, bodies, self.token(), clients=16, seconds=warm)
+        except Exception as exc:
+            self.say(f"warm-up of {name} failed: {exc}")
+        for clients in scales.GRAPHQL_CLIENTS:
+            measure = f"{name} · {clients} client{'s' if clients > 1 else ''}"
+            if len(self.options.workers) > 1:
+                measure += f" · {self.api.workers} worker{'s' if self.api.workers > 1 else ''}"
+            try:
+                with self.step("GraphQL throughput", measure, "api"):
+                    self.throughput_point(measure, name, bodies, clients, seconds)
+            except Skip:
+                return
+
+    def throughput_point(
+        self, measure: str, name: str, bodies: list[str], clients: int, seconds: int
+    ) -> None:
+        assert self.api is not None
+        t = wrk.run(self.api.url, bodies, self.token(), clients=clients, seconds=seconds)
+        met = t.requests > 0 and t.errors == 0
+        target = ""
+        if clients == scales.GRAPHQL_CLIENTS[-1]:
+            target = f"≥ {scales.GRAPHQL_RPS:,} req/s, p99 ≤ {ms(scales.GRAPHQL_P99_S)}, no errors"
+            met = met and t.per_second >= scales.GRAPHQL_RPS and t.p99_s <= scales.GRAPHQL_P99_S
+        note = f"wrk {t.seconds:.0f} s, {t.requests:,} requests"
+        if t.requests == 0:
+            note = f"no request completed in {t.seconds:.0f} s"
+        latency = f"p50 {ms(t.p50_s)} / p99 {ms(t.p99_s)}" if t.requests else "—"
+        self.report.add(
+            Row(
+                "GraphQL throughput",
+                measure,
+                f"{rate(t.per_second, 'req')}, {latency}, {t.errors} errors",
+                target=target,
+                status=OK if met and not target else status(met),
+                note=note,
+                data={
+                    "query": name,
+                    "clients": clients,
+                    "workers": self.api.workers,
+                    "requests": t.requests,
+                    "seconds": t.seconds,
+                    "per_s": t.per_second,
+                    "p50_s": t.p50_s,
+                    "p99_s": t.p99_s,
+                    "errors": t.errors,
+                },
+            )
+        )
 
     def memory(self) -> None:
         try:
@@ -929,17 +947,26 @@ class Bench:
                 )
         except Skip:
             pass
+        with suppress(Skip):
+            self.api_memory()
+
+    def api_memory(self) -> None:
+        """Peak memory of the running API's processes (before it is stopped or restarted)."""
+        if self.api is None or self.api.workers in self.api_measured:
+            return
         with self.step("memory", "API peak (VmHWM)", "api"):
-            assert self.api is not None
+            workers = self.api.workers
+            self.api_measured.add(workers)
             peaks = {pid: servers.vm_hwm(pid) for pid in self.api.pids()}
             known = {pid: p for pid, p in peaks.items() if p is not None}
             self.report.add(
                 Row(
                     "memory",
-                    f"API peak (VmHWM), {len(known)} process{'es' if len(known) > 1 else ''}",
+                    f"API peak (VmHWM), {workers} worker{'s' if workers > 1 else ''},"
+                    f" {len(known)} process{'es' if len(known) > 1 else ''}",
                     size(sum(known.values())),
                     note="largest process " + size(max(known.values(), default=0)),
-                    data={"vm_hwm_bytes": known},
+                    data={"workers": workers, "vm_hwm_bytes": known},
                 )
             )
 
@@ -949,6 +976,11 @@ class Bench:
                 self.store_row("store size at the end (payouts, rollups)")
         except Skip:
             pass
+
+
+def data_rows(path: Path) -> int:
+    with path.open("rb") as f:
+        return sum(1 for _ in f) - 1
 
 
 # -- timing helpers ---------------------------------------------------------------------------
@@ -1030,13 +1062,19 @@ def parse(argv: list[str]) -> Options:
     parser.add_argument("--scale", choices=sorted(scales.SCALES), default="100k")
     parser.add_argument("--members", type=int, help="Override the scale's member count.")
     parser.add_argument("--orders", type=int, help="Override the scale's order count.")
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn workers of the API.")
+    parser.add_argument(
+        "--workers",
+        default="1",
+        help="uvicorn workers of the API; a list such as 1,2 measures throughput with each.",
+    )
     parser.add_argument(
         "--keep", action="store_true", help="Keep the Neo4j store under bench/data/ afterwards."
     )
     parser.add_argument("--heap", help="Neo4j heap, e.g. 4g (default: by scale).")
     parser.add_argument("--pagecache", help="Neo4j page cache, e.g. 10g (default: by scale).")
     parser.add_argument("--seconds", type=int, help="wrk seconds per throughput point.")
+    parser.add_argument("--reps", type=int, help="Timed calls per latency cell (at most).")
+    parser.add_argument("--cell-seconds", type=float, help="Time per latency cell (at most).")
     parser.add_argument(
         "--neo4j-uri",
         help="Use this Neo4j (NEO4J_PASSWORD from the environment; its graph is emptied!)",
@@ -1049,11 +1087,22 @@ def parse(argv: list[str]) -> Options:
     if args.members or args.orders:
         members = args.members or scale.members
         scale = scale.sized(members, args.orders if args.orders is not None else 10 * members)
-    if args.workers < 1:
+    try:
+        workers = tuple(int(w) for w in str(args.workers).split(","))
+    except ValueError:
+        parser.error("--workers takes a number or a list such as 1,2")
+    if not workers or min(workers) < 1:
         parser.error("--workers must be at least 1")
+    if args.reps is not None or args.cell_seconds is not None:
+        scale = replace(
+            scale,
+            reps=args.reps or scale.reps,
+            cell_s=args.cell_seconds if args.cell_seconds is not None else scale.cell_s,
+            naive_reps=min(scale.naive_reps, args.reps or scale.naive_reps),
+        )
     return Options(
         scale=scale,
-        workers=args.workers,
+        workers=workers,
         keep=args.keep,
         heap=args.heap,
         pagecache=args.pagecache,

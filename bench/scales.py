@@ -33,7 +33,7 @@ class Scale:
 
     @property
     def settle_timeout_s(self) -> float:
-        return 300 + self.orders / 500
+        return 300 + self.orders / 200
 
     @property
     def refresh_timeout_s(self) -> float:

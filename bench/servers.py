@@ -125,6 +125,8 @@ class Api:
     process: subprocess.Popen[bytes]
     port: int
     log: Path
+    workers: int
+    log_offset: int
 
     @property
     def url(self) -> str:
@@ -134,6 +136,7 @@ class Api:
     def start(cls, env: dict[str, str], *, workers: int, log: Path, timeout_s: float) -> Api:
         port = server.free_port()
         log.parent.mkdir(parents=True, exist_ok=True)
+        offset = log.stat().st_size if log.exists() else 0
         with log.open("ab") as out:
             process = subprocess.Popen(
                 [
@@ -155,7 +158,7 @@ class Api:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
-        api = cls(process, port, log)
+        api = cls(process, port, log, workers, offset)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if process.poll() is not None:
@@ -169,6 +172,7 @@ class Api:
         raise RuntimeError(f"downline serve did not answer within {timeout_s:.0f}s; see {log}")
 
     def ready(self, workers: int) -> bool:
+        """Answers /readyz, and each worker has logged that it started."""
         try:
             conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
             conn.request("GET", "/readyz")
@@ -181,7 +185,9 @@ class Api:
 
     def log_text(self) -> str:
         try:
-            return self.log.read_text(errors="replace")
+            with self.log.open("rb") as f:
+                f.seek(self.log_offset)
+                return f.read().decode(errors="replace")
         except OSError:
             return ""
 

@@ -168,9 +168,7 @@ async def fission_speed(
     async def work(tx: neo4j.AsyncManagedTransaction) -> FissionSpeed | None:
         if not await _exists(tx, member_id):
             return None
-        rows = await _rows(
-            tx, FISSION, id=member_id, start=start or EARLIEST, end=end or LATEST
-        )
+        rows = await _rows(tx, FISSION, id=member_id, start=start or EARLIEST, end=end or LATEST)
         counts: dict[date, int] = {_native(r["week"]): r["recruits"] for r in rows}
         return FissionSpeed(
             member_id=member_id,

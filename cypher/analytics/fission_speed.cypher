@@ -16,7 +16,7 @@
 
 MATCH (u:Member {id: $member_id})
 CALL (u) {
-  OPTIONAL MATCH (d:Member)-[:SPONSORED_BY*1..]->(u)
+  MATCH (d:Member)-[:SPONSORED_BY*1..]->(u)
   WHERE d.joined_at >= datetime($from) AND d.joined_at < datetime($to)
   RETURN collect(date.truncate('week', datetime({datetime: d.joined_at, timezone: '+08:00'})))
          AS joined

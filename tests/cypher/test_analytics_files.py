@@ -8,15 +8,15 @@ import io
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import date, datetime
-from pathlib import Path
 
 import neo4j
 import pytest
 
 from downline.settings import ROOT, Settings
 from graph.db import clear
+from tests.cli import downline
 from tests.graph import growthnet as gn
-from tests.graph.growthnet import CST, Network, Payout
+from tests.graph.growthnet import Network, Payout
 
 ANALYTICS = ROOT / "cypher" / "analytics"
 JAN = "2026-01-01T00:00:00+08:00"
@@ -104,7 +104,9 @@ def test_fission_speed(seeded: tuple[Network, list[Payout], dict[str, str]]) -> 
     for member in ["M00", "M03", "M11"]:
         rows = run(env, "fission_speed.cypher", member_id=member, **{"from": JAN, "to": APR})
         expected = gn.fission(net, member, ts(JAN), ts(APR))
-        assert {date.fromisoformat(r["week"]): int(r["recruits"]) for r in rows if r["recruits"] != "0"} == expected
+        assert {
+            date.fromisoformat(r["week"]): int(r["recruits"]) for r in rows if r["recruits"] != "0"
+        } == expected
         assert rows[0]["week"] == "2025-12-29" and rows[-1]["week"] == "2026-03-30"
         assert len(rows) == 14
     assert sum(gn.fission(net, "M00", ts(JAN), ts(APR)).values()) == len(net.sponsor) - 1
@@ -131,7 +133,9 @@ def test_cohort_retention(
     seeded: tuple[Network, list[Payout], dict[str, str]], branch: str
 ) -> None:
     net, _, env = seeded
-    rows = run(env, "cohort_retention.cypher", months=3, member_id=branch, **{"from": JAN, "to": JUL})
+    rows = run(
+        env, "cohort_retention.cypher", months=3, member_id=branch, **{"from": JAN, "to": JUL}
+    )
     expected = gn.retention(net, ts(JAN), ts(JUL), 3, branch or None)
     found: dict[date, tuple[int, list[int]]] = {}
     for r in rows:
@@ -226,11 +230,12 @@ def test_compliance(seeded: tuple[Network, list[Payout], dict[str, str]]) -> Non
     assert 0 < flags < len(rows) - 1
 
 
-def test_a_missing_parameter_is_refused(seeded: tuple[Network, list[Payout], dict[str, str]]) -> None:
+def test_a_missing_parameter_is_refused(
+    seeded: tuple[Network, list[Payout], dict[str, str]],
+) -> None:
     _, _, env = seeded
-    from tests.cli import downline
-
-    done = downline("cypher", "run", str(ANALYTICS / "activation.cypher"), "-p", f"from={JAN}", env=env)
+    done = downline(
+        "cypher", "run", str(ANALYTICS / "activation.cypher"), "-p", f"from={JAN}", env=env
+    )
     assert done.returncode != 0
     assert "missing parameter(s): days, limit, to" in done.stdout + done.stderr
-

@@ -108,9 +108,10 @@ class Network:
                  "refunded_at"]
             )  # fmt: skip
             for o in self.orders:
+                refunded = "" if o.refunded_at is None else o.refunded_at.isoformat()
                 w.writerow(
                     [o.id, o.kind, o.buyer, o.seller or "", o.sku, format_yuan(o.amount),
-                     o.paid_at.isoformat(), "" if o.refunded_at is None else o.refunded_at.isoformat()]
+                     o.paid_at.isoformat(), refunded]
                 )  # fmt: skip
 
 
@@ -414,6 +415,8 @@ def pool(net: Network, o: Row) -> int:
 def settled_in(o: Row) -> int | None:
     """The index of the run that settles the order, or None."""
     for i, cutoff in enumerate(CUTOFFS):
-        if o.paid_at + HOLD <= cutoff and not (o.refunded_at is not None and o.refunded_at <= cutoff):
+        if o.paid_at + HOLD <= cutoff and not (
+            o.refunded_at is not None and o.refunded_at <= cutoff
+        ):
             return i
     return None

@@ -93,7 +93,10 @@ def test_random_network_matches_the_ledger(
     net = gn.random_network(seed=11)
     ledger = gn.load_and_settle(net, tmp_path, cli_env)
     assert any(p.reversal for p in ledger), "the data must include reversals"
-    for start, end in [(JAN, datetime(2026, 7, 1, tzinfo=CST)), (JAN, datetime(2026, 3, 1, tzinfo=CST))]:
+    for start, end in [
+        (JAN, datetime(2026, 7, 1, tzinfo=CST)),
+        (JAN, datetime(2026, 3, 1, tzinfo=CST)),
+    ]:
         p = arun(compliance.platform_compliance, start=start, end=end, limit=1000)
         expected = gn.income(net, ledger, start, end)
         assert p.income == compliance.IncomeMix.of(
@@ -137,9 +140,7 @@ def test_random_network_matches_the_ledger(
             assert mc.paths.ok
 
     # Flags with other thresholds, and a short list.
-    p = arun(
-        compliance.platform_compliance, start=None, end=None, recruiting_bp=9000, limit=2
-    )
+    p = arun(compliance.platform_compliance, start=None, end=None, recruiting_bp=9000, limit=2)
     assert len(p.flagged) == min(2, p.flagged_count)
     assert all(f.mostly_recruiting or f.mostly_team_pay for f in p.flagged)
 

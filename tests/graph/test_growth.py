@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -58,7 +59,7 @@ def test_fission_speed_counts_the_branch_per_week(
     weeks = [w.week for w in found.weeks]
     assert weeks[0] == gn.week_of(start)
     assert weeks[-1] == date(2026, 3, 30)
-    assert all((b - a).days == 7 for a, b in zip(weeks, weeks[1:], strict=False))
+    assert all((b - a).days == 7 for a, b in itertools.pairwise(weeks))
 
 
 def test_fission_speed_weeks_are_utc_plus_8(net: Network, call: Callable[..., Any]) -> None:
@@ -84,9 +85,7 @@ def test_fission_speed_unbounded_and_unknown(net: Network, call: Callable[..., A
 
 
 @pytest.mark.parametrize("member_id", ["M00", "M04", "M05", "M11", "M14", "M18", "M27"])
-def test_activation_matches_python(
-    net: Network, call: Callable[..., Any], member_id: str
-) -> None:
+def test_activation_matches_python(net: Network, call: Callable[..., Any], member_id: str) -> None:
     for start, end in [(JAN, APR), (datetime(2026, 2, 1, tzinfo=CST), JUL)]:
         found = call(growth.activation, member_id=member_id, start=start, end=end)
         recruits, activated = gn.activation(net, member_id, start, end)

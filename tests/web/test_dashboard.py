@@ -24,6 +24,7 @@ from starlette.applications import Starlette
 
 from api import dashboard
 from api.app import create_app
+from api.auth import Role, mint_token
 from downline.settings import Settings
 from graph.server import free_port
 from tests.cli import ROOT, downline
@@ -120,9 +121,7 @@ def _column(page: Page, selector: str) -> list[str]:
 
 
 @pytest.fixture
-def site(
-    settings: Settings, cli_env: dict[str, str], tmp_path: Path
-) -> Iterator[tuple[str, str]]:
+def site(settings: Settings, cli_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[str, str]]:
     """(base URL, admin token) of the app serving the seeded network."""
     assert (dashboard.DIST / "index.html").is_file(), "the dashboard is not built: run make setup"
     env = {**cli_env, "DOWNLINE_JWT_SECRET": SECRET}
@@ -171,9 +170,7 @@ def test_dashboard_in_chromium(site: tuple[str, str]) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     outside: list[str] = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-        )
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
             page = browser.new_page(viewport={"width": 1360, "height": 900})
             page.on(
@@ -186,13 +183,10 @@ def test_dashboard_in_chromium(site: tuple[str, str]) -> None:
 
             # The leaderboard fills, by group volume over all time: R2's branch sold the most.
             board = page.get_by_test_id("leaderboard")
-            page.wait_for_selector('[data-testid=leaderboard][data-metric=GROUP_VOLUME] tbody tr')
+            page.wait_for_selector("[data-testid=leaderboard][data-metric=GROUP_VOLUME] tbody tr")
             rows = board.locator("tbody tr")
-            assert _column(page, "[data-testid=leaderboard] tbody tr td:nth-child(1)")[:3] == [
-                "1",
-                "2",
-                "3",
-            ]
+            ranks = _column(page, "[data-testid=leaderboard] tbody td:first-child")
+            assert ranks == [str(n) for n in range(1, len(MEMBERS) + 1)]
             ids = [rows.nth(i).get_attribute("data-member") for i in range(3)]
             assert ids == ["R2", "D1", "R1"]
             values = _column(page, "[data-testid=leaderboard] tbody .value-text")
@@ -201,14 +195,14 @@ def test_dashboard_in_chromium(site: tuple[str, str]) -> None:
 
             # Switching the metric reranks: R1 recruited three, A1 two.
             page.locator("button[data-metric=RECRUITS]").click()
-            page.wait_for_selector('[data-testid=leaderboard][data-metric=RECRUITS] tbody tr')
+            page.wait_for_selector("[data-testid=leaderboard][data-metric=RECRUITS] tbody tr")
             ids = [rows.nth(i).get_attribute("data-member") for i in range(2)]
             assert ids == ["R1", "A1"]
             assert _column(page, "[data-testid=leaderboard] tbody .value-text")[:2] == ["3", "2"]
 
             # The window: in the last 30 days only C1's tea (100.00) sold, up C1's chain.
             page.locator("button[data-metric=GROUP_VOLUME]").click()
-            page.wait_for_selector('[data-testid=leaderboard][data-metric=GROUP_VOLUME] tbody tr')
+            page.wait_for_selector("[data-testid=leaderboard][data-metric=GROUP_VOLUME] tbody tr")
             page.get_by_test_id("window").select_option("d30")
             page.wait_for_function(
                 "document.querySelector('[data-testid=leaderboard] .value-text')?.textContent"
@@ -237,6 +231,16 @@ def test_dashboard_in_chromium(site: tuple[str, str]) -> None:
             assert "root member" in page.get_by_test_id("upline").inner_text()
             page.wait_for_selector("[data-testid=volume-chart] canvas")
             page.wait_for_selector("[data-testid=member-payouts] table")
+            # Growth signals and compliance for R1's branch: six joined below it; its income is
+            # gift-package pay on A1's and B1's packages (129.67 + 77.80) and retail overrides.
+            growth = page.get_by_test_id("member-growth")
+            growth.locator("canvas").wait_for()
+            assert "6 members joined the downline" in growth.inner_text()
+            assert "0 of 3 direct recruits" in growth.inner_text()
+            compliance = page.get_by_test_id("member-compliance")
+            compliance.locator("[data-testid=path-check]").wait_for()
+            assert "income mostly from recruiting" in compliance.inner_text()
+            assert "¥209.72" in compliance.inner_text()
             page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
 
             # The upline of a deep member, root first.
@@ -248,12 +252,50 @@ def test_dashboard_in_chromium(site: tuple[str, str]) -> None:
             # The platform: payouts by tier and kind for the whole network.
             page.get_by_role("link", name="Platform").click()
             page.wait_for_selector("[data-testid=platform-payouts] table")
-            tier1 = page.locator('[data-testid=platform-payouts] tr[data-tier="1"]').inner_text()
-            assert "¥" in tier1
+            # Tier 1: two gift packages (pool 259.35 each, half to the sponsor: 129.67) and four
+            # retail sales (500.00 twice at 10%, 15.00 twice at 15%).
+            tier1 = page.locator('[data-testid=platform-payouts] tr[data-tier="1"] .value-text')
+            assert tier1.all_inner_texts() == ["¥259.34", "¥1,030.00"]
+            # Agents by the month of their first gift package, and who is flagged.
+            page.wait_for_selector("[data-testid=platform-growth] table.cohorts")
+            cohorts = page.locator("[data-testid=platform-growth] table.cohorts tbody tr")
+            shown = [
+                cohorts.nth(i).locator("td").all_inner_texts()[:2] for i in range(cohorts.count())
+            ]
+            assert shown == _cohorts()
+            page.wait_for_selector("[data-testid=flagged]")
+            flagged = page.locator("[data-testid=flagged] tbody tr td:first-child a")
+            assert flagged.all_inner_texts() == ["R1", "A1"]
+            check = page.get_by_test_id("path-check").inner_text()
+            assert "longest payout path is 3 tiers" in check and "0 payouts off" in check
             page.screenshot(path=str(ARTIFACTS / "dashboard-platform.png"), full_page=True)
+
+            # A bad token is refused at the door; a member's token opens on that member, whose
+            # platform figures are not theirs to see.
+            page.get_by_role("button", name="Log out").click()
+            page.get_by_test_id("token").fill("not-a-token")
+            page.get_by_role("button", name="Log in").click()
+            page.get_by_text("the token is invalid or has expired").wait_for()
+            page.get_by_test_id("token").fill(mint_token(SECRET, role=Role.MEMBER, member_id="A1"))
+            page.get_by_role("button", name="Log in").click()
+            page.wait_for_selector('li[data-member="A1"] > ul > li[data-member="B1"]')
+            assert page.evaluate("sessionStorage.getItem('downline.token')").count(".") == 2
+            page.get_by_role("link", name="Platform").click()
+            box = page.get_by_test_id("platform-payouts")
+            box.get_by_text("for analysts and admins").wait_for()
         finally:
             browser.close()
     assert outside == []
+
+
+def _cohorts() -> list[list[str]]:
+    """[month, agents] of each month in which members bought their first gift package."""
+    months: dict[str, int] = {}
+    for _, kind, _, _, _, _, days_ago in ORDERS:  # one gift package per buyer
+        if kind == "GIFT_PACKAGE":
+            month = _at(days_ago)[:7]
+            months[month] = months.get(month, 0) + 1
+    return [[m, str(n)] for m, n in sorted(months.items())]
 
 
 def _children(page: Page, member_id: str) -> list[str]:

@@ -13,6 +13,10 @@ export function count(value: number | string | null | undefined): string {
   return Number(value).toLocaleString("en-US");
 }
 
+export function plural(n: number, noun: string): string {
+  return `${count(n)} ${noun}${n === 1 ? "" : "s"}`;
+}
+
 /** A share given as a decimal fraction string ("0.125000") as a percentage. */
 export function share(value: string | null | undefined): string {
   if (value === null || value === undefined) return "–";

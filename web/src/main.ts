@@ -119,6 +119,7 @@ function showApp(): void {
         class: "link",
         onclick: () => {
           setToken(null);
+          history.replaceState(null, "", location.pathname);
           showLogin();
         },
       },

@@ -1,9 +1,11 @@
 // One member: who is above, the downline one level at a time, group volume by month, payouts.
 
 import { ApiError, gql } from "./api";
-import { monthlyChart } from "./chart";
+import { timeChart } from "./chart";
 import { h, replace } from "./dom";
-import { count, day, num, share, yuan } from "./format";
+import { bp, count, day, num, plural, share, yuan } from "./format";
+import { fill, stat } from "./panel";
+import { INCOME, type Income, incomeStats, PATHS, type Paths, pathCheck } from "./compliance";
 import { payoutTable, type TierPayouts } from "./payouts";
 import { addMonths, getWindow, midnight, today } from "./window";
 
@@ -43,6 +45,17 @@ const RECRUITS = `query Recruits($id: ID!, $after: String) {
   }
 }`;
 
+const FISSION = `query Fission($id: ID!, $from: DateTime, $to: DateTime) {
+  member(id: $id) {
+    fissionSpeed(from: $from, to: $to) { total weeks { week recruits } }
+    activation(from: $from, to: $to, days: 30) { days recruits activated shareBp }
+  }
+}`;
+
+const COMPLIANCE = `query MemberCompliance($id: ID!, $from: DateTime, $to: DateTime) {
+  member(id: $id) { compliance(from: $from, to: $to) { mostlyRecruiting mostlyTeamPay ${INCOME} ${PATHS} } }
+}`;
+
 interface RecruitPage {
   totalCount: number;
   edges: { cursor: string; node: Brief }[];
@@ -59,6 +72,8 @@ export function memberView(id: string, onError: (e: unknown) => void): HTMLEleme
   const payouts = h("div", { "data-testid": "member-payouts" });
   const chart = h("div", { "data-testid": "volume-chart" });
   const chartTitle = h("h3", {}, "Group volume by month");
+  const fission = h("div", { "data-testid": "member-growth" });
+  const compliance = h("div", { "data-testid": "member-compliance" });
 
   const fail = (where: HTMLElement, e: unknown): void => {
     if (e instanceof ApiError && e.code === "NOT_FOUND") {
@@ -133,6 +148,9 @@ export function memberView(id: string, onError: (e: unknown) => void): HTMLEleme
       if (mine === generation) fail(payouts, e);
     }
     void loadChart(mine);
+    const vars = { id, from: w.from, to: w.to };
+    fill(fission, () => growth(vars), onError, () => mine === generation);
+    fill(compliance, () => complianceOf(vars), onError, () => mine === generation);
   }
 
   async function loadChart(mine: number): Promise<void> {
@@ -158,7 +176,7 @@ export function memberView(id: string, onError: (e: unknown) => void): HTMLEleme
       replace(chartTitle, `Group volume by month, ${months[0]?.slice(0, 7)} – ${months.at(-1)?.slice(0, 7)}`);
       replace(
         chart,
-        monthlyChart(months, [
+        timeChart(months, [
           {
             label: "Group volume (¥)",
             values: rows.map((r) => (r ? num(r.groupVolume) : null)),
@@ -194,13 +212,76 @@ export function memberView(id: string, onError: (e: unknown) => void): HTMLEleme
       h("div", {}, h("h3", {}, "Downline"), tree),
       h("div", {}, chartTitle, chart, h("h3", {}, "Tier payouts in the window"), payouts),
     ),
+    h("h3", {}, "Branch growth in the window"),
+    fission,
+    h("h3", {}, "Compliance in the window"),
+    compliance,
   );
   (view as HTMLElement & { reload?: () => void }).reload = () => void loadWindowed();
   return view;
 }
 
-function stat(label: string, value: string): HTMLElement {
-  return h("div", { class: "stat" }, h("div", { class: "stat-value" }, value), h("div", {}, label));
+type Vars = { id: string; from: string | null; to: string | null };
+
+async function growth(vars: Vars): Promise<HTMLElement[]> {
+  const { member } = await gql<{
+    member: {
+      fissionSpeed: { total: number; weeks: { week: string; recruits: number }[] } | null;
+      activation: { days: number; recruits: number; activated: number; shareBp: number } | null;
+    } | null;
+  }>(FISSION, vars);
+  const f = member?.fissionSpeed;
+  const a = member?.activation;
+  const out: HTMLElement[] = [];
+  if (a) {
+    out.push(
+      h(
+        "p",
+        {},
+        `Activation: ${count(a.activated)} of ${plural(a.recruits, "direct recruit")} who joined `,
+        `in the window became agents within ${a.days} days (${bp(a.shareBp)}).`,
+      ),
+    );
+  }
+  if (f && f.weeks.length > 0) {
+    out.push(
+      h("p", {}, `${plural(f.total, "member")} joined the downline; per week:`),
+      timeChart(
+        f.weeks.map((w) => w.week.slice(0, 10)),
+        [
+          {
+            label: "Recruits into the downline",
+            values: f.weeks.map((w) => w.recruits),
+            color: "#3a9d5d",
+            bars: true,
+          },
+        ],
+        { unit: "week", height: 180 },
+      ),
+    );
+  } else {
+    out.push(h("p", { class: "muted" }, "Nobody joined the downline in this window."));
+  }
+  return out;
+}
+
+async function complianceOf(vars: Vars): Promise<HTMLElement[]> {
+  const { member } = await gql<{
+    member: {
+      compliance: { mostlyRecruiting: boolean; mostlyTeamPay: boolean; income: Income; paths: Paths };
+    } | null;
+  }>(COMPLIANCE, vars);
+  const c = member?.compliance;
+  if (!c) return [h("p", { class: "muted" }, "No figures.")];
+  const flags = [
+    c.mostlyRecruiting ? h("span", { class: "badge red" }, "income mostly from recruiting") : null,
+    c.mostlyTeamPay ? h("span", { class: "badge red" }, "income mostly team pay") : null,
+  ].filter((x): x is HTMLSpanElement => x !== null);
+  return [
+    incomeStats(c.income),
+    h("p", {}, flags.length ? flags : h("span", { class: "muted" }, "No flags.")),
+    pathCheck(c.paths),
+  ];
 }
 
 function memberLink(id: string, name: string): HTMLElement {

@@ -2,7 +2,7 @@
 
 import { bar } from "./chart";
 import { h } from "./dom";
-import { count, num, yuan } from "./format";
+import { num, plural, yuan } from "./format";
 
 export interface TierPayouts {
   lines: { tier: number; kind: string; amount: string; count: number }[];
@@ -41,7 +41,7 @@ export function payoutTable(p: TierPayouts): HTMLElement {
               "td",
               { class: "num value", "data-kind": k.key },
               h("span", { class: "value-text" }, yuan(l?.amount ?? "0.00")),
-              h("span", { class: "muted small" }, ` ${count(l?.count ?? 0)} payouts`),
+              h("span", { class: "muted small" }, ` ${plural(l?.count ?? 0, "payout")}`),
               bar(num(l?.amount), max),
             );
           }),

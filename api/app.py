@@ -19,7 +19,7 @@ from api.auth import NOBODY, Principal, RequireToken
 from api.loaders import Context
 from api.schema import build_schema
 from downline.settings import Settings
-from graph import reads
+from graph.db import connect_async
 
 
 class State(TypedDict):
@@ -45,7 +45,7 @@ def create_app(settings: Settings) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
-        driver = reads.connect(settings)
+        driver = connect_async(settings)
         try:
             yield {"driver": driver, "settings": settings, "metrics": metrics}
         finally:

@@ -26,12 +26,14 @@ def connect(settings: Settings) -> neo4j.Driver:
 
 
 def connect_async(settings: Settings) -> neo4j.AsyncDriver:
+    """The API's driver: short connect and retry times, so a down Neo4j is reported quickly."""
     return neo4j.AsyncGraphDatabase.driver(
         settings.neo4j_uri,
         auth=(settings.neo4j_user, settings.require_password()),
-        connection_timeout=3,
-        connection_acquisition_timeout=5,
-        max_transaction_retry_time=5,
+        connection_timeout=2,
+        connection_acquisition_timeout=3,
+        max_transaction_retry_time=1,
+        liveness_check_timeout=30,
         notifications_min_severity="OFF",
     )
 

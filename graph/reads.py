@@ -13,8 +13,6 @@ from typing import Any, TypeVar
 
 import neo4j
 
-from downline.settings import Settings
-
 T = TypeVar("T")
 
 # Variable-length bounds cannot be parameters; the API refuses a larger maxDepth or page.
@@ -99,19 +97,6 @@ RETURN m.id AS id
 """
 
 PING = "RETURN 1 AS ok"
-
-
-def connect(settings: Settings) -> neo4j.AsyncDriver:
-    """The API's driver: short connect and retry times, so a down Neo4j is reported quickly."""
-    return neo4j.AsyncGraphDatabase.driver(
-        settings.neo4j_uri,
-        auth=(settings.neo4j_user, settings.require_password()),
-        connection_timeout=2,
-        connection_acquisition_timeout=3,
-        max_transaction_retry_time=1,
-        liveness_check_timeout=30,
-        notifications_min_severity="OFF",
-    )
 
 
 async def _read(

@@ -22,7 +22,8 @@ from api.loaders import Context
 from api.schema import schema
 from downline.money import parse_timestamp
 from downline.settings import Settings
-from graph import members, orders, products, reads
+from graph import members, orders, products
+from graph.db import connect_async
 from graph.server import free_port
 
 ADMIN = Principal(Role.ADMIN, None)
@@ -53,7 +54,7 @@ def gql(api_settings: Settings, graph: neo4j.Driver) -> Gql:
 
     def run(query: str, principal: Principal = ADMIN, **variables: Any) -> dict[str, Any]:
         async def go() -> dict[str, Any]:
-            driver = reads.connect(api_settings)
+            driver = connect_async(api_settings)
             try:
                 ctx = Context(driver=driver, settings=api_settings, principal=principal)
                 result = await schema.execute(query, variable_values=variables, context_value=ctx)
@@ -116,7 +117,7 @@ def seed(
     (id, kind, buyer, seller, amount_fen, paid_at[, refunded_at]) through the real graph code."""
 
     async def go() -> None:
-        async with reads.connect(settings) as driver:
+        async with connect_async(settings) as driver:
             await products.upsert_product(
                 driver, sku="P1", name="Tea", price=10_000, commission_bp=1500
             )

@@ -18,7 +18,8 @@ from api.auth import Role, mint_token
 from api.loaders import Context
 from api.schema import schema
 from downline.settings import Settings
-from graph import reads, server
+from graph import server
+from graph.db import connect_async
 from tests.api.conftest import ADMIN, SECRET, seed, serving
 
 PASSWORD = "outage-test-password"
@@ -84,7 +85,7 @@ def test_write_stuck_on_a_lock_times_out(api_settings: Settings, graph: neo4j.Dr
     quick = replace(api_settings, query_timeout_s=0.5)
 
     async def suspend() -> Any:
-        driver = reads.connect(quick)
+        driver = connect_async(quick)
         try:
             ctx = Context(driver=driver, settings=quick, principal=ADMIN)
             return await schema.execute(

@@ -38,6 +38,7 @@ def command(
     url = f"http://{bind}:{listen}/graphql"
     if config.graphiql and bind in LOOPBACK:
         token = mint_token(secret, role=Role.ADMIN, ttl=timedelta(hours=12))
+        out.print(f"Dashboard: http://{bind}:{listen}/ (paste the token below)", highlight=False)
         out.print(f"GraphiQL: {url}", highlight=False)
         out.print('Admin token (12h); in GraphiQL set headers {"Authorization": "Bearer <token>"}:')
         out.print(token, soft_wrap=True, highlight=False)

@@ -328,7 +328,6 @@ class Bench:
                 self.top_http,
                 self.throughput,
                 self.memory,
-                self.store_size_end,
             ):
                 self.run_step(fn)
         finally:
@@ -346,7 +345,9 @@ class Bench:
         if self.neo is not None:
             self.say("stopping Neo4j")
             try:
-                self.neo.stop(keep=self.options.keep)
+                sizes = self.neo.stop(keep=self.options.keep)
+                if sizes is not None:
+                    self.store_row("store size on disk (after the clean shutdown)", sizes)
             except Exception as exc:
                 self.report.error("servers", "stop Neo4j", str(exc))
             self.neo = None
@@ -431,22 +432,20 @@ class Bench:
                     clear(driver)
                 apply_schema(driver)
 
-    def store_row(self, measure: str) -> None:
-        assert self.neo is not None
-        store = self.neo.store
-        if store is None or not store.exists():
-            self.report.add(Row("import", measure, "n/a", note="store directory unknown"))
-            return
-        db = servers.dir_size(store / "data" / "databases" / "neo4j")
-        logs = servers.dir_size(store / "data" / "transactions" / "neo4j")
-        self.report.add(
+    def store_row(self, measure: str, sizes: tuple[int, int]) -> None:
+        db, logs = sizes
+        after = max(
+            (i for i, r in enumerate(self.report.rows) if r.section == "import"), default=-1
+        )
+        self.report.rows.insert(
+            after + 1,
             Row(
                 "import",
                 measure,
                 size(db),
                 note=f"+ {size(logs)} transaction logs",
                 data={"store_bytes": db, "tx_log_bytes": logs},
-            )
+            ),
         )
 
     def load(self) -> None:
@@ -482,7 +481,6 @@ class Bench:
                 f"graph {counts['members']}/{counts['orders']}, CSV"
                 f" {len(self.net.ids)}/{self.net.orders_total}",
             )
-            self.store_row("store size after the load")
             if self.after_load is not None:
                 with connect(self.settings()) as driver:
                     self.after_load(driver)
@@ -969,13 +967,6 @@ class Bench:
                     data={"workers": workers, "vm_hwm_bytes": known},
                 )
             )
-
-    def store_size_end(self) -> None:
-        try:
-            with self.step("import", "store size at the end", "neo4j"):
-                self.store_row("store size at the end (payouts, rollups)")
-        except Skip:
-            pass
 
 
 def data_rows(path: Path) -> int:

@@ -61,6 +61,14 @@ def dir_size(path: Path) -> int:
     return total
 
 
+def store_bytes(store: Path, database: str = "neo4j") -> tuple[int, int]:
+    """Disk used by a database's store files and by its transaction logs."""
+    return (
+        dir_size(store / "data" / "databases" / database),
+        dir_size(store / "data" / "transactions" / database),
+    )
+
+
 def tx_log_bytes(store: Path, database: str = "neo4j") -> int:
     """Bytes in the database's transaction logs: they grow with every committed write."""
     logs = store / "data" / "transactions" / database
@@ -110,12 +118,19 @@ class Neo4j:
                 pid = int(paths.pid_file.read_text().split()[0])
         return cls(uri, password, paths, pid, owned=False)
 
-    def stop(self, *, keep: bool) -> None:
+    def stop(self, *, keep: bool) -> tuple[int, int] | None:
+        """Stops a server the bench started; returns its store's and transaction logs' bytes.
+
+        They are read after the clean shutdown, whose checkpoint writes everything to the store
+        files (before it much of the data is only in the transaction logs).
+        """
         if not self.owned or self.paths is None:
-            return
+            return None
         server.stop(self.paths)
+        sizes = store_bytes(self.paths.store)
         if not keep and self.paths.store.exists():
             shutil.rmtree(self.paths.store, ignore_errors=True)
+        return sizes
 
 
 @dataclass

@@ -62,9 +62,10 @@ def test_serve_prints_an_admin_token_and_serves(env: dict[str, str]) -> None:
     )
     try:
         assert process.stdout is not None
-        lines = [process.stdout.readline() for _ in range(3)]
-        assert lines[0].strip() == f"GraphiQL: http://127.0.0.1:{port}/graphql"
-        token = lines[2].strip()
+        lines = [process.stdout.readline() for _ in range(4)]
+        assert lines[0].startswith(f"Dashboard: http://127.0.0.1:{port}/ ")
+        assert lines[1].strip() == f"GraphiQL: http://127.0.0.1:{port}/graphql"
+        token = lines[3].strip()
         assert decode_token(SECRET, token).role is Role.ADMIN
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
             for _ in range(200):

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -14,9 +12,7 @@ from typing import Any
 import httpx
 import neo4j
 import pytest
-import uvicorn
 
-from api.app import create_app
 from api.auth import Principal, Role, mint_token
 from api.loaders import Context
 from api.schema import schema
@@ -24,7 +20,7 @@ from downline.money import parse_timestamp
 from downline.settings import Settings
 from graph import members, orders, products
 from graph.db import connect_async
-from graph.server import free_port
+from tests.serving import app_url
 
 ADMIN = Principal(Role.ADMIN, None)
 ANALYST = Principal(Role.ANALYST, None)
@@ -73,24 +69,9 @@ def gql(api_settings: Settings, graph: neo4j.Driver) -> Gql:
 
 @contextmanager
 def serving(settings: Settings) -> Iterator[httpx.Client]:
-    """The real app under a real uvicorn (lifespan included) in a thread, and a client on it."""
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as c:
-            yield c
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    """The real app under a real uvicorn, and a client on it."""
+    with app_url(settings) as base, httpx.Client(base_url=base, timeout=30) as client:
+        yield client
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ from api.auth import Role, mint_token
 from downline.settings import Settings
 from graph.server import free_port
 from tests.cli import ROOT, downline
+from tests.serving import app_url
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -95,25 +96,6 @@ def _seed(tmp_path: Path, env: dict[str, str]) -> None:
         assert done.returncode == 0, (step, done.stdout, done.stderr)
 
 
-@contextmanager
-def _serving(settings: Settings) -> Iterator[str]:
-    """The real app under uvicorn in a thread; yields its base URL."""
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 def _column(page: Page, selector: str) -> list[str]:
@@ -128,7 +110,7 @@ def site(settings: Settings, cli_env: dict[str, str], tmp_path: Path) -> Iterato
     _seed(tmp_path, env)
     minted = downline("token", "--role", "admin", "--ttl", "1h", env=env)
     assert minted.returncode == 0, minted.stderr
-    with _serving(replace(settings, jwt_secret=SECRET)) as base:
+    with app_url(replace(settings, jwt_secret=SECRET)) as base:
         yield base, minted.stdout.strip()
 
 

@@ -118,6 +118,14 @@ class Neo4j:
                 pid = int(paths.pid_file.read_text().split()[0])
         return cls(uri, password, paths, pid, owned=False)
 
+    def refresh_pid(self) -> None:
+        """Follows a restart (``downline load`` restarts the server around a bulk import)."""
+        if self.paths is not None:
+            port = server.running_port(self.paths)
+            if port is not None and self.paths.pid_file.exists():
+                with contextlib.suppress(ValueError, OSError):
+                    self.pid = int(self.paths.pid_file.read_text().split()[0])
+
     def stop(self, *, keep: bool) -> tuple[int, int] | None:
         """Stops a server the bench started; returns its store's and transaction logs' bytes.
 
@@ -165,6 +173,8 @@ class Api:
                     str(port),
                     "--workers",
                     str(workers),
+                    # A line per request costs more than some requests do; errors still log.
+                    "--no-access-log",
                 ],
                 cwd=ROOT,
                 env=env,

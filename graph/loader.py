@@ -1,6 +1,8 @@
 """Bulk import of the data team's CSV files: check everything first, then write in big batches.
 
-Every write is an ``UNWIND $rows`` + ``MERGE`` on a constrained key, so loading the same files
+Two paths write the same graph. A first load into an empty database of a server Downline runs
+goes through Neo4j's offline importer (graph/bulkimport.py). Every other load is transactional:
+every write is an ``UNWIND $rows`` + ``MERGE`` on a constrained key, so loading the same files
 again (or again after a load was killed halfway) changes nothing that is already there.
 """
 
@@ -24,6 +26,14 @@ from downline.importfiles import (
     check_orders,
     check_products,
     order_rows,
+)
+from graph.bulkimport import (
+    AUTO_MIN_BYTES,
+    ImportFiles,
+    ManagedServer,
+    build_schema,
+    is_empty,
+    replace_database,
 )
 
 T = TypeVar("T")
@@ -109,6 +119,9 @@ class LoadReport:
     orders: int = 0
     seconds: float = 0.0
     counters: dict[str, int] = field(default_factory=dict)
+    bulk: bool = False
+    """True when Neo4j's offline importer wrote the graph, False for transactions."""
+    index_seconds: float = 0.0
 
     @property
     def rows(self) -> int:
@@ -229,9 +242,29 @@ def load(
     orders: Path | None = None,
     progress: Progress | None = None,
     database: str = "neo4j",
+    bulk: ManagedServer | None = None,
+    bulk_min_bytes: int = AUTO_MIN_BYTES,
+    step: Callable[[str], None] | None = None,
 ) -> LoadReport:
-    """Checks all files, then writes them; raises LoadRefused (writing nothing) on any bad row."""
+    """Checks all files, then writes them; raises LoadRefused (writing nothing) on any bad row.
+
+    With ``bulk`` (the server Downline runs behind ``driver``), a database that is empty gets the
+    offline importer when the files hold at least ``bulk_min_bytes``.
+    """
     started = time.perf_counter()
+    if bulk is not None and bulk_path(
+        driver, [members, products, orders], database=database, min_bytes=bulk_min_bytes
+    ):
+        return _load_bulk(
+            driver,
+            bulk,
+            members=members,
+            products=products,
+            orders=orders,
+            database=database,
+            step=step,
+            started=started,
+        )
     checked = check_files(
         driver, members=members, products=products, orders=orders, database=database
     )
@@ -283,5 +316,70 @@ def load(
                 done = pending.result()
                 if progress is not None:
                     progress("orders", done, report.orders)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def bulk_path(
+    driver: neo4j.Driver, files: Sequence[Path | None], *, database: str, min_bytes: int
+) -> bool:
+    """Whether the offline importer is worth it: big enough files and an empty database."""
+    size = sum(f.stat().st_size for f in files if f is not None)
+    return size >= min_bytes and is_empty(driver, database)
+
+
+def _nobody(ids: list[str]) -> Mapping[str, KnownMember]:
+    """What an empty graph holds of any member."""
+    return {}
+
+
+def _load_bulk(
+    driver: neo4j.Driver,
+    target: ManagedServer,
+    *,
+    members: Path | None,
+    products: Path | None,
+    orders: Path | None,
+    database: str,
+    step: Callable[[str], None] | None,
+    started: float,
+) -> LoadReport:
+    say = step or (lambda _: None)
+    with ImportFiles(target.paths.root / "bulk-import") as files:
+        # The same checks as the transactional path, against an empty graph; the good orders
+        # are written out for the importer in the same pass.
+        say("checking the files and writing the importer's input")
+        checked = Checked()
+        known: dict[str, KnownMember] = {}
+        if members is not None:
+            checked.members, known = check_members(members, _nobody, checked.errors)
+        if products is not None:
+            checked.products = check_products(products, checked.errors)
+        if orders is not None:
+            rates = {p.sku: p.commission_bp for p in checked.products}
+            checked.order_count = check_orders(
+                orders, known, _nobody, set(rates), checked.errors, accept=files.start_orders(rates)
+            )
+        if checked.errors:
+            raise LoadRefused(checked)
+        files.write_nodes(checked.members, checked.products)
+        if not is_empty(driver, database):
+            raise RuntimeError(
+                "something was written to the graph while the files were checked; nothing was"
+                " loaded, run the load again"
+            )
+        replace_database(target, files, database=database, step=say)
+        report = LoadReport(
+            members=len(checked.members),
+            products=len(checked.products),
+            orders=checked.order_count,
+            bulk=True,
+            counters={
+                "nodes_created": len(checked.members) + len(checked.products) + files.orders,
+                "relationships_created": files.sponsors + 2 * files.orders + files.sold,
+            },
+        )
+    say("creating constraints and indexes")
+    report.index_seconds = build_schema(driver, database)
     report.seconds = time.perf_counter() - started
     return report

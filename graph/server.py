@@ -8,6 +8,7 @@ as a background process with a pid file and a log file beside the store.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -52,6 +53,27 @@ class ServerPaths:
     @property
     def log_file(self) -> Path:
         return self.root / "neo4j.log"
+
+    @property
+    def launch_file(self) -> Path:
+        """How the server was last started, so a restart (after a bulk import) starts it alike."""
+        return self.root / "launch.json"
+
+    def database_dirs(self, database: str) -> tuple[Path, Path]:
+        """A database's store files and its transaction logs."""
+        data = self.store / "data"
+        return data / "databases" / database, data / "transactions" / database
+
+
+@dataclass(frozen=True)
+class Launch:
+    """The arguments of the last start (everything but the password, which is never stored)."""
+
+    port: int
+    user: str
+    heap: str
+    pagecache: str
+    extra_conf: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -176,8 +198,12 @@ def start(
     pagecache: str = "2g",
     timeout_s: float = 120.0,
     extra_conf: dict[str, str] | None = None,
+    keep_password: bool = False,
 ) -> int:
-    """Starts the server in the background and returns its pid once Bolt answers."""
+    """Starts the server in the background and returns its pid once Bolt answers.
+
+    ``keep_password`` skips setting the password, for a restart of a store that has it already.
+    """
     current = _read_pid(paths)
     if current is not None and _pid_alive(current[0]):
         raise ServerError(
@@ -209,6 +235,8 @@ def start(
     ]
     for key, value in (extra_conf or {}).items():
         command += ["--conf", f"{key}={value}"]
+    if keep_password:
+        command += ["--keep-password", "true"]
     env = dict(os.environ, NEO4J_PASSWORD=password)
     log_offset = paths.log_file.stat().st_size if paths.log_file.exists() else 0
     with paths.log_file.open("ab") as log:
@@ -222,6 +250,8 @@ def start(
         )
     _children[process.pid] = process
     paths.pid_file.write_text(f"{process.pid} {port}\n")
+    launch = Launch(port, user, heap, pagecache, dict(extra_conf or {}))
+    paths.launch_file.write_text(json.dumps(vars(launch)) + "\n")
     deadline = time.monotonic() + timeout_s
     uri = f"bolt://127.0.0.1:{port}"
     while time.monotonic() < deadline:
@@ -271,6 +301,70 @@ def stop(paths: ServerPaths, timeout_s: float = 60.0) -> bool:
     _reap(pid)
     paths.pid_file.unlink(missing_ok=True)
     return True
+
+
+def last_launch(paths: ServerPaths) -> Launch | None:
+    try:
+        data = json.loads(paths.launch_file.read_text())
+        return Launch(
+            int(data["port"]),
+            str(data["user"]),
+            str(data["heap"]),
+            str(data["pagecache"]),
+            {str(k): str(v) for k, v in dict(data["extra_conf"]).items()},
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def running_port(paths: ServerPaths) -> int | None:
+    """The Bolt port of the server this directory runs now, None when none runs."""
+    recorded = _read_pid(paths)
+    if recorded is None or not _pid_alive(recorded[0]):
+        return None
+    return recorded[1]
+
+
+def restart(paths: ServerPaths, launch: Launch, *, password: str, timeout_s: float = 600.0) -> int:
+    """Starts a stopped server again as it was started before (its password is in its store)."""
+    return start(
+        paths,
+        port=launch.port,
+        password=password,
+        user=launch.user,
+        heap=launch.heap,
+        pagecache=launch.pagecache,
+        timeout_s=timeout_s,
+        extra_conf=launch.extra_conf,
+        keep_password=True,
+    )
+
+
+def bulk_import(
+    paths: ServerPaths, args: list[str], *, heap: str, log: Path
+) -> subprocess.CompletedProcess[bytes]:
+    """Runs Neo4j's offline importer (the launcher's import mode) on this stopped store.
+
+    ``args`` are those of ``neo4j-admin database import full``; its output goes to ``log``.
+    """
+    jar = build_launcher()
+    command = [
+        java_executable(),
+        f"-Xms{heap}",
+        f"-Xmx{heap}",
+        "-XX:+UseG1GC",
+        "-XX:+ExitOnOutOfMemoryError",
+        "-jar",
+        str(jar),
+        "import",
+        "--data",
+        str(paths.store),
+        *args,
+    ]
+    with log.open("ab") as out:
+        return subprocess.run(
+            command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, check=False
+        )
 
 
 def _reap(pid: int) -> None:

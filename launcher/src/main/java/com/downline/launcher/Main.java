@@ -20,9 +20,13 @@ import org.neo4j.graphdb.GraphDatabaseService;
  * Runs Neo4j Community embedded with only the Bolt connector, bound to loopback.
  *
  * <p>Usage: {@code java -jar neo4j-launcher.jar --data DIR --port 7687 [--pagecache 512m]
- * [--password SECRET] [--conf key=value ...]}. The heap is the JVM's own {@code -Xmx}. It prints
+ * [--password SECRET] [--keep-password true] [--conf key=value ...]}. The heap is the JVM's own
+ * {@code -Xmx}. It prints
  * {@code READY bolt://127.0.0.1:PORT} once Bolt accepts connections and shuts the database down
  * cleanly on SIGTERM, so the store never needs recovery after {@code downline db stop}.
+ *
+ * <p>{@code java -jar neo4j-launcher.jar import --data DIR [neo4j-admin import options ...]} instead
+ * builds a database offline from CSV files with Neo4j's own bulk importer; see {@link BulkImport}.
  */
 public final class Main {
     private static final String USER = "neo4j";
@@ -30,6 +34,10 @@ public final class Main {
     private Main() {}
 
     public static void main(String[] args) throws Exception {
+        if (args.length > 0 && args[0].equals("import")) {
+            System.exit(BulkImport.run(java.util.Arrays.copyOfRange(args, 1, args.length)));
+            return;
+        }
         Options options;
         try {
             options = Options.parse(args);
@@ -78,7 +86,9 @@ public final class Main {
         }, "neo4j-launcher-shutdown"));
 
         try {
-            if (options.password != null) {
+            // A restart of a store whose password is already set skips the ALTER USER, which
+            // costs seconds of cold Cypher planning on a small machine.
+            if (options.password != null && !options.keepPassword) {
                 setPassword(service, options.password);
             }
             GraphDatabaseService db = service.database(GraphDatabaseSettings.DEFAULT_DATABASE_NAME);
@@ -119,13 +129,14 @@ public final class Main {
     }
 
     private record Options(Path data, String host, int port, String pagecache, String password,
-                           Map<String, String> raw) {
+                           boolean keepPassword, Map<String, String> raw) {
         static Options parse(String[] args) {
             Path data = null;
             String host = "127.0.0.1";
             int port = 7687;
             String pagecache = null;
             String password = System.getenv("NEO4J_PASSWORD");
+            boolean keepPassword = false;
             Map<String, String> raw = new LinkedHashMap<>();
             for (int i = 0; i < args.length; i++) {
                 String arg = args[i];
@@ -139,6 +150,7 @@ public final class Main {
                     case "--port" -> port = parsePort(value);
                     case "--pagecache" -> pagecache = value;
                     case "--password" -> password = value;
+                    case "--keep-password" -> keepPassword = Boolean.parseBoolean(value);
                     case "--conf" -> {
                         int eq = value.indexOf('=');
                         if (eq <= 0) {
@@ -155,7 +167,7 @@ public final class Main {
             if (password != null && password.isEmpty()) {
                 password = null;
             }
-            return new Options(data, host, port, pagecache, password, raw);
+            return new Options(data, host, port, pagecache, password, keepPassword, raw);
         }
 
         private static int parsePort(String value) {

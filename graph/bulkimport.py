@@ -1,0 +1,287 @@
+"""A first load into an empty store through Neo4j's offline importer.
+
+Transactional writes cap ``downline load`` at about 11 000 rows/s; the importer behind
+``neo4j-admin database import full`` writes the store files directly and is several times faster.
+It can only build a whole database, so it is used only when the database is empty and Downline
+runs its server (so it may stop and start it). The graph it writes is the one the transactional
+path writes: the same labels, relationship types, property names and types.
+
+Its input files are written while orders.csv is checked (one pass over the big file), into a
+work directory beside the store. The store is swapped only after the importer succeeded: the
+empty database is moved aside first and put back if anything fails, so a failed bulk load leaves
+the store as it was.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import IO
+
+import neo4j
+
+from downline.importfiles import GoodOrder, MemberRow, ProductRow
+from graph import server
+from graph.cypherfiles import split_statements
+from graph.db import SCHEMA_FILE
+
+# Files below this size load faster through transactions than through a server restart.
+AUTO_MIN_BYTES = 8_000_000
+INDEX_WAIT_S = 6 * 3600
+
+ORDER_FIELDS = (
+    "order_id",
+    "kind",
+    "buyer_id",
+    "seller_id",
+    "sku",
+    "amount",
+    "commission_bp",
+    "paid_at",
+    "refunded_at",
+)
+# One orders file feeds three inputs: each header names the columns it uses, the rest are skipped.
+HEADERS = {
+    "members": "id:ID(Member),name,joined_at:datetime,suspended:boolean",
+    "products": "sku:ID(Product),name,price:long,commission_bp:long",
+    "sponsored_by": ":START_ID(Member),:END_ID(Member)",
+    "orders": "id:ID(Order),kind,buyer_id,seller_id,sku,amount:long,commission_bp:long,"
+    "paid_at:datetime,refunded_at:datetime",
+    "bought": ":END_ID(Order),:IGNORE,:START_ID(Member),:IGNORE,:IGNORE,:IGNORE,:IGNORE,"
+    ":IGNORE,:IGNORE",
+    "of_product": ":START_ID(Order),:IGNORE,:IGNORE,:IGNORE,:END_ID(Product),:IGNORE,:IGNORE,"
+    ":IGNORE,:IGNORE",
+    "sold": ":START_ID(Member),:END_ID(Order)",
+}
+
+ANY_NODE = "MATCH (n) RETURN count(n) > 0 AS any LIMIT 1"
+# A CREATE INDEX statement, maybe after comment lines.
+_PLAIN_INDEX = re.compile(r"^(?:\s*//[^\n]*\n)*\s*CREATE\s+INDEX\b", re.IGNORECASE)
+
+
+class BulkImportFailed(RuntimeError):
+    """The importer or the restart failed; the store was put back as it was before."""
+
+
+@dataclass(frozen=True)
+class ManagedServer:
+    """The embedded server behind the driver, which this process may stop and start again."""
+
+    paths: server.ServerPaths
+    launch: server.Launch
+    password: str
+
+
+def managed_server(
+    root: Path, *, host: str, port: int, password: str | None
+) -> ManagedServer | None:
+    """The server Downline runs in ``root`` when it is the one at ``host:port``, else None."""
+    if host not in {"127.0.0.1", "localhost"} or not password:
+        return None
+    paths = server.ServerPaths(root)
+    launch = server.last_launch(paths)
+    if launch is None or launch.port != port or server.running_port(paths) != port:
+        return None
+    return ManagedServer(paths, launch, password)
+
+
+def is_empty(driver: neo4j.Driver, database: str = "neo4j") -> bool:
+    records, _, _ = driver.execute_query(ANY_NODE, database_=database)
+    return not records[0]["any"]
+
+
+def _has_line_break(text: str) -> bool:
+    return "\n" in text or "\r" in text
+
+
+@dataclass
+class ImportFiles:
+    """The importer's input, written into ``directory``; a context that deletes it at the end."""
+
+    directory: Path
+    multiline: bool = False
+    orders: int = 0
+    sold: int = 0
+    sponsors: int = 0
+    _handles: list[IO[str]] = field(default_factory=list)
+
+    def __enter__(self) -> ImportFiles:
+        if self.directory.exists():
+            shutil.rmtree(self.directory)
+        self.directory.mkdir(parents=True)
+        for name, header in HEADERS.items():
+            (self.directory / f"{name}.header.csv").write_text(header + "\n", encoding="utf-8")
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._close()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def _open(self, name: str) -> IO[str]:
+        handle = (self.directory / f"{name}.csv").open("w", encoding="utf-8", newline="")
+        self._handles.append(handle)
+        return handle
+
+    def _close(self) -> None:
+        for handle in self._handles:
+            handle.close()
+        self._handles.clear()
+
+    def write_nodes(self, members: list[MemberRow], products: list[ProductRow]) -> None:
+        with (self.directory / "products.csv").open("w", encoding="utf-8", newline="") as f:
+            writer = csv.writer(f)
+            for p in products:
+                self.multiline |= _has_line_break(p.name)
+                writer.writerow((p.sku, p.name, p.price, p.commission_bp))
+        with (
+            (self.directory / "members.csv").open("w", encoding="utf-8", newline="") as f,
+            (self.directory / "sponsored_by.csv").open("w", encoding="utf-8", newline="") as s,
+        ):
+            nodes, sponsors = csv.writer(f), csv.writer(s)
+            for m in members:
+                self.multiline |= _has_line_break(m.name)
+                nodes.writerow((m.member_id, m.name, m.joined_at, "false"))
+                if m.sponsor_id:
+                    sponsors.writerow((m.member_id, m.sponsor_id))
+                    self.sponsors += 1
+
+    def start_orders(self, commission_bp: dict[str, int]) -> Callable[[GoodOrder], None]:
+        """A sink for ``check_orders``: each good row becomes an Order and its relationships."""
+        order = csv.writer(self._open("orders")).writerow
+        sold = csv.writer(self._open("sold")).writerow
+        bp = commission_bp
+
+        def accept(row: GoodOrder) -> None:
+            order_id, kind, buyer_id, seller_id, sku, fen, paid_at, refunded_at = row
+            # The order copies its product's rate, as the transactional CREATE does.
+            order((order_id, kind, buyer_id, seller_id, sku, fen, bp[sku], paid_at, refunded_at))
+            self.orders += 1
+            if seller_id:
+                sold((seller_id, order_id))
+                self.sold += 1
+
+        return accept
+
+    def arguments(self, database: str, *, threads: int, off_heap: str) -> list[str]:
+        """``neo4j-admin database import full`` arguments for these files."""
+        self._close()
+        d = self.directory
+
+        def group(kind: str, label: str, name: str, data: str | None = None) -> str:
+            return f"--{kind}={label}={d / f'{name}.header.csv'},{d / f'{data or name}.csv'}"
+
+        args = [
+            group("nodes", "Member", "members"),
+            group("nodes", "Product", "products"),
+            group("relationships", "SPONSORED_BY", "sponsored_by"),
+        ]
+        if (d / "orders.csv").exists():
+            args += [
+                group("nodes", "Order", "orders"),
+                group("relationships", "BOUGHT", "bought", "orders"),
+                group("relationships", "OF_PRODUCT", "of_product", "orders"),
+                group("relationships", "SOLD", "sold"),
+            ]
+        return [
+            *args,
+            "--id-type=string",
+            "--bad-tolerance=0",
+            f"--multiline-fields={'true' if self.multiline else 'false'}",
+            f"--threads={threads}",
+            f"--max-off-heap-memory={off_heap}",
+            f"--report-file={d / 'import.report'}",
+            "--overwrite-destination=true",
+            database,
+        ]
+
+
+def _aside(path: Path) -> Path:
+    return path.with_name(path.name + ".before-bulk-import")
+
+
+def replace_database(
+    target: ManagedServer,
+    files: ImportFiles,
+    *,
+    database: str,
+    step: Callable[[str], None] | None = None,
+) -> None:
+    """Stops the server, builds the database from ``files``, starts it again.
+
+    The database there before (empty) is moved aside and comes back if the import or the restart
+    fails, so no half-written store is ever left behind.
+    """
+    say = step or (lambda _: None)
+    paths = target.paths
+    say("stopping Neo4j")
+    server.stop(paths)
+    moved: list[tuple[Path, Path]] = []
+    try:
+        for path in paths.database_dirs(database):
+            if path.exists():
+                aside = _aside(path)
+                shutil.rmtree(aside, ignore_errors=True)
+                path.rename(aside)
+                moved.append((path, aside))
+        say("running Neo4j's bulk importer")
+        log = paths.root / "bulk-import.log"
+        log.unlink(missing_ok=True)
+        # The stopped server's heap and page cache are free now: the importer gets them.
+        result = server.bulk_import(
+            paths,
+            files.arguments(
+                database, threads=os.cpu_count() or 2, off_heap=target.launch.pagecache
+            ),
+            heap=target.launch.heap,
+            log=log,
+        )
+        if result.returncode != 0:
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
+            raise BulkImportFailed(f"Neo4j's importer exited with {result.returncode}:\n{tail}")
+        say("starting Neo4j")
+        server.restart(paths, target.launch, password=target.password)
+    except BaseException as exc:
+        server.stop(paths)
+        for path, aside in moved:
+            shutil.rmtree(path, ignore_errors=True)
+            aside.rename(path)
+        server.restart(paths, target.launch, password=target.password)
+        if isinstance(exc, Exception) and not isinstance(exc, BulkImportFailed):
+            raise BulkImportFailed(f"the bulk import failed: {exc}") from exc
+        raise
+    for _, aside in moved:
+        shutil.rmtree(aside, ignore_errors=True)
+
+
+def build_schema(driver: neo4j.Driver, database: str) -> float:
+    """Creates the constraints and indexes on the imported graph and waits until they are online.
+
+    Returns the seconds it took; populating them is part of what a load costs. The plain indexes
+    are created first, in one transaction, so Neo4j fills them all from one scan of the store in
+    the background while each uniqueness constraint (which waits for its own index) is built.
+    """
+    started = time.perf_counter()
+    statements = split_statements(SCHEMA_FILE.read_text(encoding="utf-8"))
+    indexes = [s for s in statements if _PLAIN_INDEX.match(s)]
+    with driver.session(database=database) as session:
+        with session.begin_transaction() as tx:
+            for statement in indexes:
+                tx.run(statement).consume()
+            tx.commit()
+        for statement in statements:
+            if statement not in indexes:
+                session.run(neo4j.Query(statement)).consume()
+        session.run("CALL db.awaitIndexes($seconds)", seconds=INDEX_WAIT_S).consume()
+    return time.perf_counter() - started

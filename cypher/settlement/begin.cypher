@@ -14,7 +14,7 @@
 //   for step in begin payouts reversals finish; do
 //     cypher-shell -a bolt://127.0.0.1:7687 -u neo4j -p "$NEO4J_PASSWORD" \
 //       -P 'cutoff => "2026-11-30T00:00:00+08:00"' -P 'run_id => "run-20261130-a1b2c3"' \
-//       -P 'batch => 5000' -f cypher/settlement/$step.cypher || break
+//       -P 'batch => 5000' -P 'concurrency => 2' -f cypher/settlement/$step.cypher || break
 //   done
 // or: downline settle --until 2026-11-30T00:00:00+08:00 (which runs these same files).
 

@@ -7,6 +7,9 @@
 // '<order_id>|<tier>|P', and the settled marker o.settled_run with o.pool, o.retained, o.plan_id.
 // A batch that committed has marked its orders, a batch that did not left nothing, and the key
 // makes even an overlapping run unable to pay twice; so running this again finishes the job.
+// Batches run $concurrency at a time (CALL ... IN CONCURRENT TRANSACTIONS): they cannot conflict,
+// since each one writes only its own orders and payouts with keys of its own orders, and only
+// reads members, sponsors and HOLDS_PACKAGE, which this statement never writes.
 //
 // Money (domain.md): integer fen, bp, every share rounded down.
 // - RETAIL: tier 1 is the seller, tiers 2 and 3 the seller's sponsor and the next one up;
@@ -19,24 +22,27 @@
 //   no refunded_at <= it) and not suspended. An ineligible or missing tier is platform retained,
 //   never passed up (no compression). Tiers the plan does not pay are not part of its pool.
 //
-// Parameters: cutoff, run_id (the run that holds the lock), batch (orders per transaction), e.g.
+// Parameters: cutoff, run_id (the run that holds the lock), batch (orders per transaction),
+// concurrency (transactions at once; the server's cores), e.g.
 //   :param cutoff => '2026-11-30T00:00:00+08:00'
 //   :param run_id => 'run-20261130-a1b2c3'
 //   :param batch => 5000
+//   :param concurrency => 2
 // Output: none (counters only). Two statements: the HOLDS_PACKAGE links, then the payouts.
 // Run: cypher-shell -a bolt://127.0.0.1:7687 -u neo4j -p "$NEO4J_PASSWORD" \
 //        -P 'cutoff => "2026-11-30T00:00:00+08:00"' -P 'run_id => "run-20261130-a1b2c3"' \
-//        -P 'batch => 5000' -f cypher/settlement/payouts.cypher
+//        -P 'batch => 5000' -P 'concurrency => 2' -f cypher/settlement/payouts.cypher
 //      after begin.cypher (see its header for all four steps), or: downline settle --until ...
 
 // Agency is checked for up to four members per order. Members who buy a lot have hundreds of
 // BOUGHT relationships, so the first statement links every buyer to its gift-package orders
 // with HOLDS_PACKAGE (a relationship type only they have); the check then reads one or two
-// relationships. MERGE makes it idempotent; the refund time stays on the order, so a refund is
-// seen as soon as it is recorded.
+// relationships. Only packages not linked yet are linked (a run links what was bought since the
+// last one), and MERGE keeps it idempotent; the refund time stays on the order, so a refund is
+// seen as soon as it is recorded. Serial: two packages of one member would lock that member.
 MATCH (:SettlementLock {id: 'settlement', run_id: $run_id})
 MATCH (g:Order {kind: 'GIFT_PACKAGE'})
-WHERE g.paid_at <= datetime($cutoff)
+WHERE g.paid_at <= datetime($cutoff) AND NOT EXISTS { (:Member)-[:HOLDS_PACKAGE]->(g) }
 CALL (g) {
   MATCH (m:Member)-[:BOUGHT]->(g)
   MERGE (m)-[:HOLDS_PACKAGE]->(g)
@@ -91,4 +97,4 @@ CALL (o, plan) {
                   p.paid_at = o.paid_at)
   WITH o, plan, pool, sum(CASE WHEN eligible THEN share ELSE 0 END) AS paid
   SET o.settled_run = $run_id, o.plan_id = plan.id, o.pool = pool, o.retained = pool - paid
-} IN TRANSACTIONS OF $batch ROWS;
+} IN $concurrency CONCURRENT TRANSACTIONS OF $batch ROWS;

@@ -4,16 +4,19 @@
 // earlier run gets, per payout, a reversal (:Payout {key: '<order_id>|<tier>|R', reversal: true})
 // with the negated amount, the same member, tier and kind, and the marker o.reversed_run, all in
 // one transaction per batch. The platform-retained part of the order is cancelled with it.
-// Safe to run again: reversed orders are marked, and reversal keys are unique.
+// Safe to run again: reversed orders are marked, and reversal keys are unique. Batches run
+// $concurrency at a time: each writes only its own orders and the reversals keyed by them.
 //
-// Parameters: cutoff, run_id (the run that holds the lock), batch (orders per transaction), e.g.
+// Parameters: cutoff, run_id (the run that holds the lock), batch (orders per transaction),
+// concurrency (transactions at once), e.g.
 //   :param cutoff => '2026-11-30T00:00:00+08:00'
 //   :param run_id => 'run-20261130-a1b2c3'
 //   :param batch => 5000
+//   :param concurrency => 2
 // Output: none (counters only).
 // Run: cypher-shell -a bolt://127.0.0.1:7687 -u neo4j -p "$NEO4J_PASSWORD" \
 //        -P 'cutoff => "2026-11-30T00:00:00+08:00"' -P 'run_id => "run-20261130-a1b2c3"' \
-//        -P 'batch => 5000' -f cypher/settlement/reversals.cypher
+//        -P 'batch => 5000' -P 'concurrency => 2' -f cypher/settlement/reversals.cypher
 //      after payouts.cypher (see begin.cypher for all four steps), or: downline settle --until ...
 
 MATCH (:SettlementLock {id: 'settlement', run_id: $run_id})
@@ -28,4 +31,4 @@ CALL (o) {
   ON CREATE SET r.order_id = p.order_id, r.member_id = p.member_id, r.tier = p.tier,
                 r.kind = p.kind, r.amount = -p.amount, r.reversal = true, r.run_id = $run_id,
                 r.paid_at = p.paid_at, r.reverses = p.key
-} IN TRANSACTIONS OF $batch ROWS;
+} IN $concurrency CONCURRENT TRANSACTIONS OF $batch ROWS;

@@ -35,7 +35,12 @@ def test_the_four_steps_settle_like_cypher_shell(graph: neo4j.Driver, tmp_path: 
         LINE,
         [*(Ord(f"G-{m}", "GIFT_PACKAGE", m, day=0) for m in "ABCD")],
     )
-    params = {"cutoff": "2026-03-01T00:00:00+08:00", "run_id": "run-by-hand", "batch": 2}
+    params = {
+        "cutoff": "2026-03-01T00:00:00+08:00",
+        "run_id": "run-by-hand",
+        "batch": 2,
+        "concurrency": 2,
+    }
     for step in ("begin", "payouts", "reversals", "finish"):
         run_file(graph, ROOT / "cypher" / "settlement" / f"{step}.cypher", params)
     assert payouts(graph) == {

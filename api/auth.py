@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 import jwt
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 ALGORITHM = "HS256"
+TOKEN_CACHE_SIZE = 4096
+"""Tokens kept verified; a client sends the same token with every request until it expires."""
 
 
 class Role(StrEnum):
@@ -56,7 +60,13 @@ def mint_token(
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
-def decode_token(secret: str, token: str) -> Principal:
+@lru_cache(maxsize=TOKEN_CACHE_SIZE)
+def _verified(secret: str, token: str) -> tuple[Principal, float]:
+    """The principal and the expiry (epoch seconds) of a valid token; raises for any other.
+
+    Cached: the signature and claims of a given token never change, so only its expiry needs
+    checking again (``decode_token``). Refusals raise, and are never cached.
+    """
     try:
         claims = jwt.decode(
             token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "role"]}
@@ -72,7 +82,15 @@ def decode_token(secret: str, token: str) -> Principal:
         raise InvalidToken("sub must be a string")
     if role is Role.MEMBER and not sub:
         raise InvalidToken("a member token needs sub")
-    return Principal(role=role, member_id=sub)
+    return Principal(role=role, member_id=sub), float(claims["exp"])
+
+
+def decode_token(secret: str, token: str, now: float | None = None) -> Principal:
+    """Who a token speaks for: its signature checked once per token, its expiry every time."""
+    principal, expires = _verified(secret, token)
+    if (time.time() if now is None else now) >= expires:
+        raise InvalidToken("Signature has expired")
+    return principal
 
 
 def _bearer(scope: Scope) -> str | None:

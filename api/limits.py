@@ -1,37 +1,49 @@
-"""Limits on what one request may ask for.
+"""Limits on what one request may ask for, checked once per distinct query text.
 
 strawberry's depth and alias limiters expand fragments path by path, which is exact but takes
-time exponential in nested fragment spreads. ``ExpandedSizeLimiter`` runs first: it counts the
-fields a document selects once every fragment is expanded, memoised per fragment (linear time),
-and refuses the document before any other validation walks it.
+time exponential in nested fragment spreads. The expanded size runs first: it counts the fields a
+document selects once every fragment is expanded, memoised per fragment (linear time), and refuses
+the document before any validation rule walks it.
+
+Parsing and validating cost more than running a member query, and clients send the same few
+documents over and over; ``Limits`` keeps each document's parse and verdict in a
+bounded LRU, so a repeated query skips both. The verdict depends only on the text, the schema and
+the rules, which are built once per process (a fresh rule class per request would defeat it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from functools import lru_cache
+from typing import Any
 
 from graphql import (
+    ASTValidationRule,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLSchema,
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    parse,
 )
-from strawberry.extensions import (
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    QueryDepthLimiter,
-    SchemaExtension,
-)
+from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
+from strawberry.schema.schema import validate_document
 
 MAX_DEPTH = 10
 MAX_ALIASES = 30
 MAX_TOKENS = 2000
 MAX_FIELDS = 1000
 MAX_PAGE = 100
+DOCUMENT_CACHE_SIZE = 256
+"""Distinct query texts kept parsed and judged; bounded so unique texts cannot grow memory."""
+
+# Built once: each limiter makes a new rule class when constructed.
+DEPTH_RULES = tuple(QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules)
+ALIAS_RULES = tuple(MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules)
 
 
 def expanded_fields(document: DocumentNode) -> int:
@@ -73,30 +85,73 @@ def expanded_fields(document: DocumentNode) -> int:
     )
 
 
-class ExpandedSizeLimiter(SchemaExtension):
-    def __init__(self, max_fields: int = MAX_FIELDS) -> None:
-        self.max_fields = max_fields
+Rules = tuple[type[ASTValidationRule], ...]
 
-    def on_validate(self) -> Iterator[None]:
-        document = self.execution_context.graphql_document
-        if document is not None:
-            size = expanded_fields(document)
-            if size > self.max_fields:
-                # Set before validation runs, so strawberry skips the (costly) rules.
-                self.execution_context.pre_execution_errors = [
+
+class Prepared:
+    """A parsed document and its verdicts (errors, empty when valid) per schema and rule set."""
+
+    __slots__ = ("document", "verdicts")
+
+    def __init__(self, document: DocumentNode) -> None:
+        self.document = document
+        self.verdicts: dict[tuple[GraphQLSchema, Rules], list[GraphQLError]] = {}
+
+    def verdict(
+        self, schema: GraphQLSchema, rules: Rules, max_fields: int = MAX_FIELDS
+    ) -> list[GraphQLError]:
+        key = (schema, rules)
+        found = self.verdicts.get(key)
+        if found is None:
+            size = expanded_fields(self.document)
+            if size > max_fields:
+                found = [
                     GraphQLError(
                         f"the query selects {size} fields once fragments are expanded;"
-                        f" at most {self.max_fields} are allowed"
+                        f" at most {max_fields} are allowed"
                     )
                 ]
+            else:
+                found = validate_document(schema, self.document, rules)
+            self.verdicts[key] = found
+        return found
+
+
+@lru_cache(maxsize=DOCUMENT_CACHE_SIZE)
+def prepared(query: str, parse_options: tuple[tuple[str, Any], ...]) -> Prepared:
+    """Raises GraphQLError for a document that does not parse (not cached)."""
+    return Prepared(parse(query, **dict(parse_options)))
+
+
+class Limits(SchemaExtension):
+    """Every limit, in one extension (each one costs hooks per request): the token limit while
+    parsing, then the expanded size, depth and aliases, each distinct text judged once."""
+
+    def __init__(self) -> None:
+        self.found: Prepared | None = None
+
+    def on_operation(self) -> Iterator[None]:
+        ctx = self.execution_context
+        ctx.parse_options["max_tokens"] = MAX_TOKENS
+        ctx.validation_rules = (*ctx.validation_rules, *DEPTH_RULES, *ALIAS_RULES)
         yield
 
+    def on_parse(self) -> Iterator[None]:
+        ctx = self.execution_context
+        if ctx.query and ctx.graphql_document is None:
+            try:
+                self.found = prepared(ctx.query, tuple(sorted(ctx.parse_options.items())))
+            except GraphQLError:
+                pass  # strawberry parses it again and reports the error the usual way
+            else:
+                ctx.graphql_document = self.found.document
+        yield
 
-def extensions() -> list[Callable[[], SchemaExtension]]:
-    """Factories of the limits every request runs under, in the order they must run."""
-    return [
-        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        lambda: ExpandedSizeLimiter(MAX_FIELDS),
-        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
-        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
-    ]
+    def on_validate(self) -> Iterator[None]:
+        ctx = self.execution_context
+        if self.found is not None and ctx.pre_execution_errors is None:
+            # Set before strawberry's own validation, which then does not run.
+            ctx.pre_execution_errors = list(
+                self.found.verdict(ctx.schema._schema, ctx.validation_rules)
+            )
+        yield

@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any, TypeVar
 
 import neo4j
@@ -17,6 +18,7 @@ from api.auth import Principal
 from api.errors import forbidden
 from downline.settings import Settings
 from graph import metrics, reads
+from graph.metrics import MemberMetrics
 
 T = TypeVar("T")
 K = TypeVar("K")
@@ -72,22 +74,53 @@ def _grouped(keys: Sequence[K], group: Callable[[K], Any]) -> dict[Any, list[K]]
 
 
 class Loaders:
+    """Each DataLoader is made when a request first needs it (most need one or two)."""
+
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-        self.members: DataLoader[str, reads.MemberRecord | None] = DataLoader(self._members)
-        self.uplines: DataLoader[UplineKey, tuple[str, ...]] = DataLoader(self._uplines)
-        self.recruits: DataLoader[PageKey, reads.RecruitsPage | None] = DataLoader(self._recruits)
-        self.downline_counts: DataLoader[str, int | None] = DataLoader(self._downline_counts)
-        self.visible: DataLoader[str, bool] = DataLoader(self._visible)
-        self.metrics: DataLoader[MetricsKey, metrics.MemberMetrics | None] = DataLoader(
-            self._metrics
-        )
+
+    @cached_property
+    def members(self) -> DataLoader[str, reads.MemberRecord | None]:
+        return DataLoader(self._members)
+
+    @cached_property
+    def members_and_sponsors(self) -> DataLoader[str, reads.MemberRecord | None]:
+        return DataLoader(self._members_and_sponsors)
+
+    @cached_property
+    def uplines(self) -> DataLoader[UplineKey, tuple[str, ...]]:
+        return DataLoader(self._uplines)
+
+    @cached_property
+    def recruits(self) -> DataLoader[PageKey, reads.RecruitsPage | None]:
+        return DataLoader(self._recruits)
+
+    @cached_property
+    def downline_counts(self) -> DataLoader[str, int | None]:
+        return DataLoader(self._downline_counts)
+
+    @cached_property
+    def visible(self) -> DataLoader[str, bool]:
+        return DataLoader(self._visible)
+
+    @cached_property
+    def metrics(self) -> DataLoader[MetricsKey, MemberMetrics | None]:
+        return DataLoader(self._metrics)
 
     def _kw(self) -> dict[str, Any]:
         return {"timeout": self.ctx.timeout, "database": self.ctx.database}
 
     async def _members(self, ids: list[str]) -> list[reads.MemberRecord | None]:
         found = await self.ctx.run(reads.members_by_ids(self.ctx.driver, ids, **self._kw()))
+        return [found.get(i) for i in ids]
+
+    async def _members_and_sponsors(self, ids: list[str]) -> list[reads.MemberRecord | None]:
+        """Members shown with their sponsor: both in one read, primed into ``members``."""
+        found = await self.ctx.run(
+            reads.members_by_ids(self.ctx.driver, ids, sponsors=True, **self._kw())
+        )
+        for record in found.values():
+            self.members.prime(record.id, record)
         return [found.get(i) for i in ids]
 
     async def _uplines(self, keys: list[UplineKey]) -> list[tuple[str, ...]]:
@@ -119,8 +152,8 @@ class Loaders:
         )
         return [i in found for i in ids]
 
-    async def _metrics(self, keys: list[MetricsKey]) -> list[metrics.MemberMetrics | None]:
-        out: dict[MetricsKey, metrics.MemberMetrics | None] = {}
+    async def _metrics(self, keys: list[MetricsKey]) -> list[MemberMetrics | None]:
+        out: dict[MetricsKey, MemberMetrics | None] = {}
         for (start, end), group in _grouped(keys, lambda k: (k[1], k[2])).items():
             found = await self.ctx.run(
                 metrics.member_metrics(

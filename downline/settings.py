@@ -38,6 +38,7 @@ class Settings:
     jwt_secret: str | None = None
     graphiql: bool = True
     introspection: bool = True
+    access_log: bool = True
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -58,6 +59,7 @@ class Settings:
                 jwt_secret=e.get("DOWNLINE_JWT_SECRET") or None,
                 graphiql=_bool(e.get("DOWNLINE_GRAPHIQL", "true")),
                 introspection=_bool(e.get("DOWNLINE_INTROSPECTION", "true")),
+                access_log=_bool(e.get("DOWNLINE_ACCESS_LOG", "true")),
             )
         except ValueError as exc:
             raise SettingsError(f"bad setting: {exc}") from exc

@@ -1,17 +1,20 @@
 """The member reads the API needs, batched by id lists: one round trip per level of a request.
 
-Every read runs in ``execute_read`` (so a cluster routes it to a reader) under a transaction
-timeout; the API passes its ``query_timeout_s``.
+Every read is one auto-commit query in a read session (a cluster routes it to a reader) under a
+transaction timeout; the API passes its ``query_timeout_s``. Auto-commit sends RUN and PULL in one
+round trip where a managed transaction adds BEGIN and COMMIT; these reads are single statements
+and safe to repeat, so one retry on a dropped connection stands in for the managed retries.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 import neo4j
+from neo4j.exceptions import ServiceUnavailable, SessionExpired
 
 T = TypeVar("T")
 
@@ -44,13 +47,34 @@ class RecruitsPage:
     total: int
 
 
-# agent_since: the earliest gift package still held at $now (paid, and not refunded by then).
+# agent_since: the earliest gift package still held at $now (paid, and not refunded by then);
+# $now null is the database's clock, which spares the driver packing a datetime per read.
 MEMBERS = """
+WITH coalesce($now, datetime()) AS now
 UNWIND $ids AS id
 MATCH (m:Member {id: id})
-CALL (m) {
+CALL (m, now) {
   OPTIONAL MATCH (m)-[:BOUGHT]->(o:Order {kind: 'GIFT_PACKAGE'})
-  WHERE o.paid_at <= $now AND (o.refunded_at IS NULL OR o.refunded_at > $now)
+  WHERE o.paid_at <= now AND (o.refunded_at IS NULL OR o.refunded_at > now)
+  RETURN min(o.paid_at) AS agent_since
+}
+RETURN m.id AS id, m.name AS name, m.joined_at AS joined_at,
+       coalesce(m.suspended, false) AS suspended,
+       [(m)-[:SPONSORED_BY]->(s) | s.id][0] AS sponsor_id, agent_since
+"""
+
+# The members and their sponsors in one read, for a member shown with its sponsor.
+MEMBERS_AND_SPONSORS = """
+WITH coalesce($now, datetime()) AS now
+UNWIND $ids AS id
+MATCH (m:Member {id: id})
+OPTIONAL MATCH (m)-[:SPONSORED_BY]->(s:Member)
+WITH now, collect(m) + collect(s) AS found
+UNWIND found AS m
+WITH DISTINCT m, now
+CALL (m, now) {
+  OPTIONAL MATCH (m)-[:BOUGHT]->(o:Order {kind: 'GIFT_PACKAGE'})
+  WHERE o.paid_at <= now AND (o.refunded_at IS NULL OR o.refunded_at > now)
   RETURN min(o.paid_at) AS agent_since
 }
 RETURN m.id AS id, m.name AS name, m.joined_at AS joined_at,
@@ -108,15 +132,19 @@ async def _read(
     timeout: float | None,
     database: str,
 ) -> T:
-    async def work(tx: neo4j.AsyncManagedTransaction) -> list[dict[str, Any]]:
-        result = await tx.run(query, params)
-        return [record.data() async for record in result]
+    async def run() -> list[dict[str, Any]]:
+        async with driver.session(
+            database=database, default_access_mode=neo4j.READ_ACCESS, fetch_size=-1
+        ) as session:
+            result = await session.run(neo4j.Query(query, timeout=timeout), params)
+            return [record.data() async for record in result]
 
-    unit: Callable[[neo4j.AsyncManagedTransaction], Awaitable[list[dict[str, Any]]]] = (
-        neo4j.unit_of_work(timeout=timeout)(work)
-    )
-    async with driver.session(database=database) as session:
-        rows = await session.execute_read(unit)
+    try:
+        rows = await run()
+    except (ServiceUnavailable, SessionExpired):
+        # Most likely a pooled connection that a restarted Neo4j dropped; the driver has
+        # discarded it, so the second attempt opens a fresh one (or fails for real).
+        rows = await run()
     return convert(rows)
 
 
@@ -137,15 +165,16 @@ async def members_by_ids(
     ids: Sequence[str],
     *,
     as_of: datetime | None = None,
+    sponsors: bool = False,
     timeout: float | None = None,
     database: str = "neo4j",
 ) -> dict[str, MemberRecord]:
-    """The members that exist among ``ids``, with agent status at ``as_of`` (default now)."""
-    now = as_of or datetime.now(UTC)
+    """The members that exist among ``ids``, with agent status at ``as_of`` (default now); with
+    ``sponsors``, their sponsors too (keyed by their own ids)."""
     return await _read(
         driver,
-        MEMBERS,
-        {"ids": list(dict.fromkeys(ids)), "now": now},
+        MEMBERS_AND_SPONSORS if sponsors else MEMBERS,
+        {"ids": list(dict.fromkeys(ids)), "now": as_of},
         lambda rows: {row["id"]: _member(row) for row in rows},
         timeout=timeout,
         database=database,

@@ -25,6 +25,11 @@ def command(
     host: str | None = typer.Option(None, "--host", help="Bind address (DOWNLINE_HOST)."),
     port: int | None = typer.Option(None, "--port", help="Port (DOWNLINE_PORT)."),
     workers: int = typer.Option(1, "--workers", min=1, help="Worker processes."),
+    access_log: bool | None = typer.Option(
+        None,
+        "--access-log/--no-access-log",
+        help="One log line per request (DOWNLINE_ACCESS_LOG, default on); off under heavy load.",
+    ),
 ) -> None:
     """Serves /graphql (GraphiQL when enabled), /healthz, /readyz and /metrics."""
     config = settings()
@@ -51,5 +56,6 @@ def command(
         port=listen,
         workers=workers,
         log_level="info",
+        access_log=config.access_log if access_log is None else access_log,
         proxy_headers=False,
     )

@@ -105,3 +105,40 @@ def test_serve_without_graphiql_prints_no_token(env: dict[str, str]) -> None:
         process.wait(timeout=30)
         if process.stdout is not None:
             process.stdout.close()
+
+
+@pytest.mark.parametrize(
+    ("args", "extra", "logged"),
+    [
+        ((), {}, True),
+        (("--no-access-log",), {}, False),
+        ((), {"DOWNLINE_ACCESS_LOG": "false"}, False),
+        (("--access-log",), {"DOWNLINE_ACCESS_LOG": "false"}, True),
+    ],
+)
+def test_serve_access_log_switch(
+    env: dict[str, str], args: tuple[str, ...], extra: dict[str, str], logged: bool
+) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "downline", "serve", "--port", str(port), *args],
+        env={**env, **extra, "PYTHONUNBUFFERED": "1", "DOWNLINE_GRAPHIQL": "false"},
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            for _ in range(400):
+                try:
+                    assert client.get("/healthz").status_code == 200
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.05)
+            assert client.get("/readyz").status_code == 200
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=30)
+    assert "Application startup complete" in output
+    assert ('"GET /readyz HTTP/1.1" 200' in output) is logged

@@ -3,15 +3,20 @@ fragments spread many times."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
 import pytest
+import strawberry
 
 from api.auth import Role, mint_token
 from api.limits import MAX_ALIASES, MAX_DEPTH, MAX_FIELDS, MAX_TOKENS
+from api.loaders import Context
+from api.schema import build_schema
 from downline.settings import Settings
-from tests.api.conftest import SECRET, Gql, seed
+from graph.db import connect_async
+from tests.api.conftest import ADMIN, SECRET, Gql, seed
 
 
 def refused(result: dict[str, Any], words: str) -> None:
@@ -93,3 +98,32 @@ def test_page_size_is_capped_over_http(
         assert body == {"data": {"member": {"directRecruits": {"totalCount": 0}}}}
     else:
         assert body["errors"][0]["extensions"]["code"] == "BAD_INPUT"
+
+
+def test_a_remembered_verdict_is_the_same_each_time(gql: Gql) -> None:
+    """Each text is judged once per process; the second asking gets the same answer."""
+    for _ in range(2):
+        refused(gql(nested(MAX_DEPTH + 1)), "exceeds maximum operation depth")
+        assert gql(nested(MAX_DEPTH))["errors"] == []
+        refused(gql('{ member(id: "A") { nope } }'), "Cannot query field 'nope'")
+
+
+def test_parse_errors_are_reported_each_time(gql: Gql) -> None:
+    for _ in range(2):
+        refused(gql('{ member(id: "A") { id }'), "Syntax Error")
+
+
+def test_verdicts_are_kept_per_schema(api_settings: Settings, graph: object) -> None:
+    """One text, asked of a schema with introspection and of one without, in turn."""
+    query = "{ __schema { queryType { name } } }"
+    open_, closed = build_schema(), build_schema(introspection=False)
+
+    async def ask(s: strawberry.Schema) -> list[str]:
+        async with connect_async(api_settings) as driver:
+            ctx = Context(driver=driver, settings=api_settings, principal=ADMIN)
+            result = await s.execute(query, context_value=ctx)
+        return [e.message for e in result.errors or []]
+
+    for _ in range(2):
+        assert asyncio.run(ask(open_)) == []
+        assert any("introspection" in m.lower() for m in asyncio.run(ask(closed)))

@@ -1,8 +1,9 @@
 // Rollups, the part Cypher computes: the all-time downline size and recruits of every member,
 // which the topInfluencers rankings walk in index order. The rest of the batch (pre-order
 // numbers, per-day level checkpoints, the influence sums) needs the whole tree at once and is
-// computed client-side by graph/rollups.py, which runs this file last; run it on its own after
-// `downline rollups refresh` when only these two numbers need redoing.
+// computed client-side by graph/rollups.py, which also writes these two numbers with the
+// rest (a second pass over every member cost ~1 s per 100k); run this file on its own when
+// only these two numbers need redoing, after `downline rollups refresh` has numbered the tree.
 //
 // Parameters: none.
 // Output: none (sets Member.all_size and Member.all_recruits).

@@ -41,6 +41,7 @@ CREATE INDEX member_all_infl IF NOT EXISTS FOR (m:Member) ON (m.all_infl);
 CREATE INDEX level_mark_depth_pre IF NOT EXISTS FOR (c:LevelMark) ON (c.depth, c.pre);
 CREATE INDEX level_mark_version IF NOT EXISTS FOR (c:LevelMark) ON (c.version);
 CREATE CONSTRAINT rollup_state_key IF NOT EXISTS FOR (s:RollupState) REQUIRE s.key IS UNIQUE;
+CREATE INDEX rank_series_version IF NOT EXISTS FOR (s:RankSeries) ON (s.version);
 
 // Growth and compliance (graph/growth.py, graph/compliance.py, cypher/analytics/): windows on
 // a payout's paid_at (its order's) read the ledger by index.

@@ -1,7 +1,8 @@
 """Subtree revenue from the rollups, without walking the subtree (docs/model.md, "Rollups").
 
 A window [start, end) splits into whole days, read from the level checkpoints, and at most two
-partial days at its ends, read from the orders by their ``paid_at`` index. What changed since
+partial days at its ends, read once per process and day from the orders by their ``paid_at``
+index and then cut with numpy (``DayRows``). What changed since
 the last refresh (new members, new orders, refunds) is read once per call and added in Python.
 A member whose subtree a transfer changed since the refresh, or a graph whose changes the
 watermarks cannot account for, is answered by the exact walk instead: slower, never wrong.
@@ -9,15 +10,16 @@ watermarks cannot account for, is answered by the exact walk instead: slower, ne
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import neo4j
+import numpy as np
 
-from graph.rollups import STATE_KEY, day_of, day_start
+from graph.rollups import DAY_S, STATE_KEY, day_of, day_start
 
 # Personal volume excludes an order refunded at any time (also after `end`): a refunded sale
 # was never volume, and the same past window must not read differently depending on when the
@@ -170,6 +172,14 @@ class Delta:
     moved_size: int = 0
     platform_gv: list[int] = field(default_factory=list)
     platform_n: list[int] = field(default_factory=list)
+    version: str = ""
+    members: int = 0
+    rank_months: list[int] = field(default_factory=list)
+    rank_bounds: dict[str, list[int]] = field(default_factory=dict)
+    # The refresh's watermarks: partial days are read as the refresh saw them (``DayRows``)
+    # and what came after is added from the lists above.
+    max_paid_at: Any = None
+    max_refunded_at: Any = None
 
     def affected(self, member_id: str, pre: int, last: int) -> bool:
         """Whether a transfer since the refresh moved a member into or out of this subtree."""
@@ -194,42 +204,47 @@ class Delta:
         )
 
 
-STATE = "MATCH (s:RollupState {key: $key}) RETURN s {.*} AS s"
-COUNT_ORDERS = "MATCH (o:Order) RETURN count(o) AS n"
-COUNT_MEMBERS = "MATCH (m:Member) RETURN count(m) AS n"
-
-NEW_ORDERS = """
-MATCH (o:Order) WHERE o.paid_at > $max_paid
-MATCH (b:Member)-[:BOUGHT]->(o)
-WHERE b.pre IS NOT NULL
-RETURN b.pre AS pre, b.depth AS depth, o.amount AS amount, o.paid_at AS paid_at,
-       o.refunded_at IS NOT NULL AS refunded
-"""
-
-REFUNDS = """
-MATCH (o:Order) WHERE o.refunded_at > $max_refunded AND o.paid_at <= $max_paid
-MATCH (b:Member)-[:BOUGHT]->(o)
-WHERE b.pre IS NOT NULL
-RETURN b.pre AS pre, b.depth AS depth, o.amount AS amount, o.paid_at AS paid_at, true AS refunded
-"""
-
-NEW_MEMBERS = """
-MATCH (m:Member) WHERE m.joined_at >= $max_joined AND m.pre IS NULL
-MATCH p = (m)-[:SPONSORED_BY*0..]->(r:Member)
-WHERE NOT (r)-[:SPONSORED_BY]->()
-RETURN m.id AS id, m.joined_at AS joined_at,
-       [n IN nodes(p) | [n.id, n.pre, n.depth]] AS chain,
-       [(m)-[:BOUGHT]->(o) | [o.amount, o.paid_at, o.refunded_at IS NULL]] AS orders,
-       COUNT { (m)-[:BOUGHT]->() } AS order_total
-"""
-
-MOVED = """
-MATCH (m:Member) WHERE m.transferred_at IS NOT NULL
-  AND (m.rolled_transfer IS NULL OR m.rolled_transfer <> m.transferred_at)
-MATCH p = (m)-[:SPONSORED_BY*0..]->(r:Member)
-WHERE NOT (r)-[:SPONSORED_BY]->()
-RETURN m.pre AS pre, [n IN tail(nodes(p)) | n.id] AS uplines,
-       coalesce(m.all_gv, 0) AS gv, coalesce(m.all_size, 0) AS size
+# Everything that changed since the refresh, in one round trip: orders paid after the
+# watermark, refunds after it, members who joined after it and have no pre-order number yet
+# (with their chain up to a root), transfers not rolled up, and the node counts that tell
+# whether the watermarks found everything.
+DELTA = """
+MATCH (s:RollupState {key: $key})
+WITH s, coalesce(s.max_paid_at, $epoch) AS max_paid,
+     coalesce(s.max_refunded_at, $epoch) AS max_refunded,
+     coalesce(s.max_joined_at, $epoch) AS max_joined
+CALL (max_paid) {
+  MATCH (o:Order) WHERE o.paid_at > max_paid
+  MATCH (b:Member)-[:BOUGHT]->(o)
+  WHERE b.pre IS NOT NULL
+  RETURN collect([b.pre, b.depth, o.amount, o.paid_at, o.refunded_at IS NOT NULL]) AS new_orders
+}
+CALL (max_paid, max_refunded) {
+  MATCH (o:Order) WHERE o.refunded_at > max_refunded AND o.paid_at <= max_paid
+  MATCH (b:Member)-[:BOUGHT]->(o)
+  WHERE b.pre IS NOT NULL
+  RETURN collect([b.pre, b.depth, o.amount, o.paid_at]) AS refunds
+}
+CALL (max_joined) {
+  MATCH (m:Member) WHERE m.joined_at >= max_joined AND m.pre IS NULL
+  MATCH p = (m)-[:SPONSORED_BY*0..]->(r:Member)
+  WHERE NOT (r)-[:SPONSORED_BY]->()
+  RETURN collect({id: m.id, joined_at: m.joined_at,
+                  chain: [n IN nodes(p) | [n.id, n.pre, n.depth]],
+                  orders: [(m)-[:BOUGHT]->(o) | [o.amount, o.paid_at, o.refunded_at IS NULL]],
+                  order_total: COUNT { (m)-[:BOUGHT]->() }}) AS new_members
+}
+CALL () {
+  MATCH (m:Member) WHERE m.transferred_at IS NOT NULL
+    AND (m.rolled_transfer IS NULL OR m.rolled_transfer <> m.transferred_at)
+  MATCH p = (m)-[:SPONSORED_BY*0..]->(r:Member)
+  WHERE NOT (r)-[:SPONSORED_BY]->()
+  RETURN collect({pre: m.pre, uplines: [n IN tail(nodes(p)) | n.id],
+                  gv: coalesce(m.all_gv, 0), size: coalesce(m.all_size, 0)}) AS moved
+}
+CALL () { MATCH (o:Order) RETURN count(o) AS orders_now }
+CALL () { MATCH (m:Member) RETURN count(m) AS members_now }
+RETURN s {.*} AS s, new_orders, refunds, new_members, moved, orders_now, members_now
 """
 
 
@@ -239,60 +254,215 @@ async def _rows(tx: neo4j.AsyncManagedTransaction, query: str, **params: Any) ->
 
 
 async def read_delta(tx: neo4j.AsyncManagedTransaction) -> Delta:
-    state_rows = await _rows(tx, STATE, key=STATE_KEY)
-    if not state_rows:
+    epoch = datetime.fromtimestamp(0).astimezone()
+    rows = await _rows(tx, DELTA, key=STATE_KEY, epoch=epoch)
+    if not rows:
         return Delta()
-    s = state_rows[0]["s"]
+    r = rows[0]
+    s = r["s"]
     delta = Delta(day0=s["day0"], days=s["days"], stale=False)
     delta.platform_gv = list(s["gv"])
     delta.platform_n = list(s["n"])
-    epoch = datetime.fromtimestamp(0).astimezone()
-    max_paid = s.get("max_paid_at") or epoch
-    max_refunded = s.get("max_refunded_at") or epoch
-    max_joined = s.get("max_joined_at") or epoch
-    for r in await _rows(tx, NEW_ORDERS, max_paid=max_paid):
-        delta.new_orders.append(
-            DeltaOrder(r["pre"], r["depth"], r["amount"], r["paid_at"].to_native(), r["refunded"])
-        )
-    for r in await _rows(tx, REFUNDS, max_refunded=max_refunded, max_paid=max_paid):
-        delta.refunds.append(
-            DeltaOrder(r["pre"], r["depth"], r["amount"], r["paid_at"].to_native(), True)
-        )
+    delta.version = s["version"]
+    delta.members = s["members"]
+    delta.max_paid_at = s.get("max_paid_at") or epoch
+    delta.max_refunded_at = s.get("max_refunded_at") or epoch
+    delta.rank_months = list(s.get("rank_months") or [])
+    delta.rank_bounds = {
+        key.removeprefix("rank_bound_"): list(value)
+        for key, value in s.items()
+        if key.startswith("rank_bound_")
+    }
+    for pre, depth, amount, paid_at, refunded in r["new_orders"]:
+        delta.new_orders.append(DeltaOrder(pre, depth, amount, paid_at.to_native(), refunded))
+    for pre, depth, amount, paid_at in r["refunds"]:
+        delta.refunds.append(DeltaOrder(pre, depth, amount, paid_at.to_native(), True))
     new_member_orders = 0
-    for r in await _rows(tx, NEW_MEMBERS, max_joined=max_joined):
-        chain = r["chain"]
+    for m in r["new_members"]:
+        chain = m["chain"]
         anchor: Anchor | None = None
         below = 0
         for hops, (_, pre, depth) in enumerate(chain):
             if pre is not None:
                 anchor, below = Anchor(pre, depth), hops
                 break
-        new_member_orders += r["order_total"]
+        new_member_orders += m["order_total"]
         delta.new_members.append(
             NewMember(
-                id=r["id"],
-                joined_at=r["joined_at"].to_native(),
+                id=m["id"],
+                joined_at=m["joined_at"].to_native(),
                 anchor=anchor,
                 below_anchor=below,
                 chain=tuple(c[0] for c in chain[1:]),
                 orders=tuple(
-                    (amount, paid.to_native()) for amount, paid, kept in r["orders"] if kept
+                    (amount, paid.to_native()) for amount, paid, kept in m["orders"] if kept
                 ),
             )
         )
-    for r in await _rows(tx, MOVED):
-        delta.moved.append((r["pre"], tuple(r["uplines"])))
-        delta.moved_gv += r["gv"]
-        delta.moved_size += r["size"] + 1
-    orders_now = (await _rows(tx, COUNT_ORDERS))[0]["n"]
-    members_now = (await _rows(tx, COUNT_MEMBERS))[0]["n"]
+    for m in r["moved"]:
+        delta.moved.append((m["pre"], tuple(m["uplines"])))
+        delta.moved_gv += m["gv"]
+        delta.moved_size += m["size"] + 1
     # Orders recorded since with an older paid_at, or members with an older joined_at, are not
     # found by the watermarks: the counts tell, and then every answer takes the exact walk.
-    if orders_now != s["orders"] + len(delta.new_orders) + new_member_orders:
+    if r["orders_now"] != s["orders"] + len(delta.new_orders) + new_member_orders:
         delta.stale = True
-    if members_now != s["members"] + len(delta.new_members):
+    if r["members_now"] != s["members"] + len(delta.new_members):
         delta.stale = True
     return delta
+
+
+# One day of orders as the refresh saw them (paid up to its watermark, less the refunds it
+# had seen), placed in the rolled-up tree; later orders and refunds are the delta's.
+DAY_ORDERS = """
+MATCH (o:Order) USING INDEX o:Order(paid_at)
+WHERE o.paid_at >= $start AND o.paid_at < $end AND o.paid_at <= $max_paid
+  AND (o.refunded_at IS NULL OR o.refunded_at > $max_refunded)
+MATCH (b:Member)-[:BOUGHT]->(o)
+WHERE b.pre IS NOT NULL
+RETURN collect(b.pre) AS pre, collect(b.depth) AS depth, collect(o.amount) AS amount,
+       collect(o.paid_at.epochSeconds * 1000000 + o.paid_at.microsecond) AS us
+"""
+
+# The members of one day who have a pre-order number (members joined later are the delta's).
+DAY_JOINS = """
+MATCH (m:Member) USING INDEX m:Member(joined_at)
+WHERE m.joined_at >= $start AND m.joined_at < $end AND m.pre IS NOT NULL
+RETURN collect(m.pre) AS pre, collect(m.depth) AS depth,
+       collect(m.joined_at.epochSeconds * 1000000 + m.joined_at.microsecond) AS us
+"""
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Days kept per process: a window has at most two partial days, and requests cluster on the
+# last few days, so a handful covers them (a day is ~30k orders, under 1 MB, at 1M members).
+DAY_CACHE_SIZE = 8
+
+
+def micros(at: datetime) -> int:
+    """Microseconds since the epoch, exact (``timestamp()`` goes through a float)."""
+    d = at - EPOCH
+    return (d.days * DAY_S + d.seconds) * 1_000_000 + d.microseconds
+
+
+def _ints(values: list[int]) -> np.ndarray:
+    return np.asarray(values, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class DayRows:
+    """One day's orders and joins as arrays, sorted by ``pre``; fixed for a rollup version."""
+
+    order_pre: np.ndarray
+    order_depth: np.ndarray
+    order_amount: np.ndarray
+    order_us: np.ndarray
+    join_pre: np.ndarray
+    join_depth: np.ndarray
+    join_us: np.ndarray
+
+
+_DAYS: OrderedDict[tuple[str, int], DayRows] = OrderedDict()
+
+
+async def day_rows(tx: neo4j.AsyncManagedTransaction, delta: Delta, day: int) -> DayRows:
+    """A day's rows, read once per process and rollup version, then kept (LRU)."""
+    key = (delta.version, day)
+    found = _DAYS.get(key)
+    if found is not None:
+        _DAYS.move_to_end(key)
+        return found
+    span = {"start": day_start(day), "end": day_start(day + 1)}
+    (o,) = await _rows(
+        tx,
+        DAY_ORDERS,
+        max_paid=delta.max_paid_at,
+        max_refunded=delta.max_refunded_at,
+        **span,
+    )
+    (j,) = await _rows(tx, DAY_JOINS, **span)
+    by_order, by_join = np.argsort(_ints(o["pre"])), np.argsort(_ints(j["pre"]))
+    found = DayRows(
+        *(_ints(o[c])[by_order] for c in ("pre", "depth", "amount", "us")),
+        *(_ints(j[c])[by_join] for c in ("pre", "depth", "us")),
+    )
+    if any(version != delta.version for version, _ in _DAYS):
+        _DAYS.clear()  # a new refresh: the previous version's days are never read again
+    _DAYS[key] = found
+    while len(_DAYS) > DAY_CACHE_SIZE:
+        _DAYS.popitem(last=False)
+    return found
+
+
+@dataclass(frozen=True)
+class Placed:
+    """Rows placed in the rolled-up tree, sorted by ``pre``: a subtree is one range of them."""
+
+    pre: np.ndarray
+    depth: np.ndarray
+    amount: np.ndarray
+
+    @classmethod
+    def of(cls, parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> Placed:
+        pre = np.concatenate([np.zeros(0, dtype=np.int64), *(p[0] for p in parts)])
+        depth = np.concatenate([np.zeros(0, dtype=np.int64), *(p[1] for p in parts)])
+        amount = np.concatenate([np.zeros(0, dtype=np.int64), *(p[2] for p in parts)])
+        order = np.argsort(pre, kind="stable")
+        return cls(pre[order], depth[order], amount[order])
+
+    def levels(
+        self, pre: int, last: int, depth: int, max_depth: int | None
+    ) -> dict[int, tuple[int, int]]:
+        """Per depth below the subtree's root: (sum of amounts, rows)."""
+        lo = int(np.searchsorted(self.pre, pre, "left"))
+        hi = int(np.searchsorted(self.pre, last, "right"))
+        k = self.depth[lo:hi] - depth
+        amount = self.amount[lo:hi]
+        if max_depth is not None:
+            keep = k <= max_depth
+            k, amount = k[keep], amount[keep]
+        if not len(k):
+            return {}
+        sums = np.zeros(int(k.max()) + 1, dtype=np.int64)
+        np.add.at(sums, k, amount)
+        counts = np.bincount(k)
+        return {int(d): (int(sums[d]), int(counts[d])) for d in np.flatnonzero(counts)}
+
+
+@dataclass(frozen=True)
+class EdgeRows:
+    """A window's partial days as the refresh saw them: orders (amount), members who joined in
+    the end's partial day before the end (``joined``) and members who joined in the window's
+    partial days (``joined_in``); the latter two with amount 1."""
+
+    orders: Placed
+    joined: Placed
+    joined_in: Placed
+
+    @classmethod
+    async def read(cls, tx: neo4j.AsyncManagedTransaction, w: Window, delta: Delta) -> EdgeRows:
+        async def cut(edges: list[list[datetime]], joins: bool) -> Placed:
+            parts = []
+            for lo, hi in edges:
+                a, b = micros(lo), micros(hi)
+                rows = await day_rows(tx, delta, day_of(a // 1_000_000))
+                if joins:
+                    inside = (rows.join_us >= a) & (rows.join_us < b)
+                    pre, depth = rows.join_pre[inside], rows.join_depth[inside]
+                    parts.append((pre, depth, np.ones(len(pre), dtype=np.int64)))
+                else:
+                    inside = (rows.order_us >= a) & (rows.order_us < b)
+                    parts.append(
+                        (
+                            rows.order_pre[inside],
+                            rows.order_depth[inside],
+                            rows.order_amount[inside],
+                        )
+                    )
+            return Placed.of(parts)
+
+        return cls(
+            await cut(w.edges(), False), await cut(w.join_edge(), True), await cut(w.edges(), True)
+        )
 
 
 # Per level below u: the two pre-order boundaries (u.last and u.pre - 1), each the nearest
@@ -327,38 +497,9 @@ WITH u, k, sign,
      CASE WHEN c IS NULL THEN 0 ELSE c.joined[$jb] + coalesce(joined, 0) END AS joined,
      CASE WHEN c IS NULL THEN 0 ELSE c.joined[$b] - c.joined[$a] + coalesce(joined_in, 0) END
        AS joined_in
-RETURN u.id AS id, k, sum(sign * gv) AS gv, sum(sign * n) AS n, sum(sign * joined) AS joined,
+RETURN u.id AS id, u.pre AS pre, u.last AS last, u.depth AS depth, k,
+       sum(sign * gv) AS gv, sum(sign * n) AS n, sum(sign * joined) AS joined,
        sum(sign * joined_in) AS joined_in
-"""
-
-# The subqueries keep the planner on the time index: a partial day holds few orders, while the pre
-# range of a large subtree holds most members.
-EDGE_ORDERS = """
-UNWIND $targets AS t
-MATCH (u:Member {id: t})
-UNWIND $edges AS e
-CALL (e) {
-  MATCH (o:Order) USING INDEX o:Order(paid_at)
-  WHERE o.paid_at >= e[0] AND o.paid_at < e[1] AND o.refunded_at IS NULL
-  RETURN o
-}
-MATCH (b:Member)-[:BOUGHT]->(o)
-WHERE u.pre <= b.pre <= u.last AND ($max_depth IS NULL OR b.depth - u.depth <= $max_depth)
-RETURN u.id AS id, b.depth - u.depth AS k, sum(o.amount) AS gv, count(o) AS n
-"""
-
-EDGE_MEMBERS = """
-UNWIND $targets AS t
-MATCH (u:Member {id: t})
-UNWIND $edges AS e
-CALL (e) {
-  MATCH (m:Member) USING INDEX m:Member(joined_at)
-  WHERE m.joined_at >= e[0] AND m.joined_at < e[1]
-  RETURN m
-}
-WITH u, e, m
-WHERE u.pre <= m.pre <= u.last AND ($max_depth IS NULL OR m.depth - u.depth <= $max_depth)
-RETURN u.id AS id, m.depth - u.depth AS k, e[2] AS kind, count(m) AS joined
 """
 
 ROLLED = """
@@ -408,38 +549,50 @@ async def subtree_levels(
     max_depth: int | None,
     delta: Delta,
 ) -> dict[str, dict[int, Level]]:
-    """Sums per depth below each existing member; members that do not exist are left out."""
-    found = {r["id"]: r for r in await _rows(tx, ROLLED, ids=list(dict.fromkeys(member_ids)))}
+    """Sums per depth below each existing member; members that do not exist are left out.
+
+    One round trip for windows on local midnights; a partial day adds two the first time a
+    process reads its day.
+    """
+    ids = list(dict.fromkeys(member_ids))
     out: dict[str, dict[int, Level]] = {}
-    fast: list[str] = []
-    for member_id, r in found.items():
-        if delta.stale or r["pre"] is None or delta.affected(member_id, r["pre"], r["last"]):
-            out[member_id] = await exact_levels(tx, member_id, start, end, max_depth)
-        else:
-            fast.append(member_id)
-            out[member_id] = defaultdict(Level)
-    if not fast:
+    if delta.stale:
+        for r in await _rows(tx, ROLLED, ids=ids):
+            out[r["id"]] = await exact_levels(tx, r["id"], start, end, max_depth)
         return out
     w = Window(start, end, delta.day0, delta.days)
-    common = {"targets": fast, "max_depth": max_depth}
+    common = {"targets": ids, "max_depth": max_depth}
+    found: dict[str, Any] = {}
     for r in await _rows(tx, LEVELS, a=w.a, b=w.b, jb=w.joined_to, **common):
-        level = out[r["id"]][r["k"]]
+        found[r["id"]] = r
+        level = out.setdefault(r["id"], defaultdict(Level))[r["k"]]
         level.gv += r["gv"]
         level.n += r["n"]
         level.joined += r["joined"]
         level.joined_in += r["joined_in"]
-    if w.edges():
-        for r in await _rows(tx, EDGE_ORDERS, edges=w.edges(), **common):
-            out[r["id"]][r["k"]].gv += r["gv"]
-            out[r["id"]][r["k"]].n += r["n"]
-    member_edges = [[*e, "joined"] for e in w.join_edge()] + [[*e, "in"] for e in w.edges()]
-    if member_edges:
-        for r in await _rows(tx, EDGE_MEMBERS, edges=member_edges, **common):
-            level = out[r["id"]][r["k"]]
-            if r["kind"] == "joined":
-                level.joined += r["joined"]
-            else:
-                level.joined_in += r["joined"]
+    # Members without a pre-order number (joined since the refresh) or whose subtree a transfer
+    # changed are walked exactly.
+    walk = [i for i, r in found.items() if delta.affected(i, r["pre"], r["last"])]
+    missing = [i for i in ids if i not in found]
+    if missing:
+        walk += [r["id"] for r in await _rows(tx, ROLLED, ids=missing)]
+    for member_id in walk:
+        out[member_id] = await exact_levels(tx, member_id, start, end, max_depth)
+    fast = [i for i in found if i not in walk]
+    if not fast:
+        return out
+    edges = await EdgeRows.read(tx, w, delta)
+    for member_id in fast:
+        u = found[member_id]
+        levels = out[member_id]
+        at = (u["pre"], u["last"], u["depth"], max_depth)
+        for k, (gv, n) in edges.orders.levels(*at).items():
+            levels[k].gv += gv
+            levels[k].n += n
+        for k, (joined, _) in edges.joined.levels(*at).items():
+            levels[k].joined += joined
+        for k, (joined, _) in edges.joined_in.levels(*at).items():
+            levels[k].joined_in += joined
     for member_id in fast:
         _add_delta(out[member_id], found[member_id], w, delta, max_depth)
         out[member_id] = {k: v for k, v in sorted(out[member_id].items())}
@@ -454,14 +607,15 @@ def _add_delta(
         inside = u["pre"] <= pre <= u["last"] and (max_depth is None or k <= max_depth)
         return k if inside else None
 
+    # Whole days and partial days alike hold orders as the refresh saw them.
     for o in delta.new_orders:
         k = below(o.pre, o.depth)
-        if k is not None and not o.refunded and w.in_full_days(o.paid_at):
+        if k is not None and not o.refunded and w.contains(o.paid_at):
             levels[k].gv += o.amount
             levels[k].n += 1
     for o in delta.refunds:
         k = below(o.pre, o.depth)
-        if k is not None and w.in_full_days(o.paid_at):
+        if k is not None and w.contains(o.paid_at):
             levels[k].gv -= o.amount
             levels[k].n -= 1
     for m in delta.new_members:

@@ -67,7 +67,7 @@ unit: setup
 test: lint types unit
 
 bench: setup
-	$(BIN)/python -m bench $(if $(SCALE),--scale $(SCALE),)
+	$(BIN)/python -m bench $(if $(SCALE),--scale $(SCALE),) $(if $(WORKERS),--workers $(WORKERS),)
 
 clean:
 	rm -rf $(VENV) launcher/target var web/node_modules api/static/dist

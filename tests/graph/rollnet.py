@@ -7,14 +7,17 @@ so the rollups are checked against something that shares none of their machinery
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import neo4j
 
 from downline.money import format_yuan
 from graph.loader import load
+from graph.orders import record_order
 
 CST = timezone(timedelta(hours=8))
 T0 = datetime(2026, 3, 1, tzinfo=CST)
@@ -153,3 +156,20 @@ class Net:
             products=folder / "products.csv",
             orders=folder / "orders.csv",
         )
+
+
+def record(
+    arun: Callable[..., Any], net: Net, order_id: str, buyer: str, amount: int, day: float
+) -> None:
+    """A retail order recorded through the real write path and in the model alike."""
+    arun(
+        record_order,
+        order_id=order_id,
+        kind="RETAIL",
+        buyer_id=buyer,
+        seller_id=None,
+        sku="SKU1",
+        amount=amount,
+        paid_at=at(day),
+    )
+    net.order(order_id, buyer, amount, day)

@@ -13,10 +13,10 @@ import pytest
 
 from graph.members import register_member
 from graph.metrics import MemberMetrics, Metric, platform_volume, top_from_series, top_members
-from graph.orders import record_order, refund_order
+from graph.orders import refund_order
 from graph.revenue import read_delta
 from graph.rollups import refresh
-from tests.graph.rollnet import Net, at
+from tests.graph.rollnet import Net, at, record
 from tests.graph.test_metrics import as_tuple, index_of
 
 
@@ -130,17 +130,7 @@ def test_changes_since_the_refresh(
         ("N2", "M03", 700_000, 97.5),
         ("N3", "M12", 5_000, 98.1),
     ]:
-        arun(
-            record_order,
-            order_id=oid,
-            kind="RETAIL",
-            buyer_id=buyer,
-            seller_id=None,
-            sku="SKU1",
-            amount=amount,
-            paid_at=at(day),
-        )
-        net.order(oid, buyer, amount, day)
+        record(arun, net, oid, buyer, amount, day)
     kept = next(o for o, (_, _, _, refunded) in net.orders.items() if refunded is None)
     arun(refund_order, order_id=kept, refunded_at=at(99))
     net.orders[kept] = (*net.orders[kept][:3], at(99))

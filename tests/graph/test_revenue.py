@@ -11,10 +11,10 @@ from typing import Any
 import neo4j
 
 from graph.members import register_member, transfer_member
-from graph.orders import record_order, refund_order
+from graph.orders import refund_order
 from graph.revenue import DepthRevenue, naive_subtree_revenue, subtree_revenue
 from graph.rollups import refresh
-from tests.graph.rollnet import Net, at
+from tests.graph.rollnet import Net, at, record
 
 
 def small() -> Net:
@@ -90,17 +90,7 @@ def test_changes_after_refresh_are_counted(
     arun(register_member, member_id="F", name="f", joined_at=at(3.6), sponsor_id="E")
     net.member("F", "E", 3.6)
     for oid, buyer, amount, day in [("N1", "F", 700, 3.7), ("N2", "C", 800, 4.2)]:
-        arun(
-            record_order,
-            order_id=oid,
-            kind="RETAIL",
-            buyer_id=buyer,
-            seller_id=None,
-            sku="SKU1",
-            amount=amount,
-            paid_at=at(day),
-        )
-        net.order(oid, buyer, amount, day)
+        record(arun, net, oid, buyer, amount, day)
     arun(refund_order, order_id="O4", refunded_at=at(5))
     net.orders["O4"] = (*net.orders["O4"][:3], at(5))
     for u in ("R", "A", "B", "E", "F"):

@@ -18,9 +18,9 @@ import neo4j
 
 from graph import revenue
 from graph.metrics import Metric, member_metrics, top_members
-from graph.orders import record_order, refund_order
+from graph.orders import refund_order
 from graph.rollups import refresh
-from tests.graph.rollnet import Net, at
+from tests.graph.rollnet import Net, at, record
 from tests.graph.test_revenue import check, random_net
 
 # Day buckets start at local midnight and ``at(0)`` is one, so x.75 is 18:00 of day x.
@@ -77,22 +77,6 @@ def test_large_subtrees_on_partial_days(
     assert 0 < len(revenue._DAYS) <= revenue.DAY_CACHE_SIZE
     for start, end in EDGE_WINDOWS[:3]:
         check_metrics(arun, net, start, end)
-
-
-def record(
-    arun: Callable[..., Any], net: Net, order_id: str, buyer: str, amount: int, day: float
-) -> None:
-    arun(
-        record_order,
-        order_id=order_id,
-        kind="RETAIL",
-        buyer_id=buyer,
-        seller_id=None,
-        sku="SKU1",
-        amount=amount,
-        paid_at=at(day),
-    )
-    net.order(order_id, buyer, amount, day)
 
 
 def refund(arun: Callable[..., Any], net: Net, order_id: str, when: datetime) -> None:

@@ -20,8 +20,10 @@ import neo4j
 
 from downline.importfiles import (
     Checked,
+    GoodOrder,
     KnownMember,
     OrderRow,
+    ProductRow,
     check_members,
     check_orders,
     check_products,
@@ -168,6 +170,22 @@ def check_files(
     def existing(ids: list[str]) -> Mapping[str, KnownMember]:
         return lookup_members(driver, ids, database)
 
+    def stored_skus() -> set[str]:
+        records, _, _ = driver.execute_query(ALL_SKUS, database_=database)
+        return {r["sku"] for r in records}
+
+    return _check(members, products, orders, existing, stored_skus)
+
+
+def _check(
+    members: Path | None,
+    products: Path | None,
+    orders: Path | None,
+    existing: Callable[[list[str]], Mapping[str, KnownMember]],
+    stored_skus: Callable[[], set[str]],
+    order_sink: Callable[[list[ProductRow]], Callable[[GoodOrder], None]] | None = None,
+) -> Checked:
+    """The checks both paths share; ``order_sink`` (given the file's products) sees good orders."""
     checked = Checked()
     known: dict[str, KnownMember] = {}
     if members is not None:
@@ -175,9 +193,11 @@ def check_files(
     if products is not None:
         checked.products = check_products(products, checked.errors)
     if orders is not None:
-        records, _, _ = driver.execute_query(ALL_SKUS, database_=database)
-        skus = {r["sku"] for r in records} | {p.sku for p in checked.products}
-        checked.order_count = check_orders(orders, known, existing, skus, checked.errors)
+        skus = stored_skus() | {p.sku for p in checked.products}
+        accept = order_sink(checked.products) if order_sink is not None else None
+        checked.order_count = check_orders(
+            orders, known, existing, skus, checked.errors, accept=accept
+        )
     return checked
 
 
@@ -349,17 +369,14 @@ def _load_bulk(
         # The same checks as the transactional path, against an empty graph; the good orders
         # are written out for the importer in the same pass.
         say("checking the files and writing the importer's input")
-        checked = Checked()
-        known: dict[str, KnownMember] = {}
-        if members is not None:
-            checked.members, known = check_members(members, _nobody, checked.errors)
-        if products is not None:
-            checked.products = check_products(products, checked.errors)
-        if orders is not None:
-            rates = {p.sku: p.commission_bp for p in checked.products}
-            checked.order_count = check_orders(
-                orders, known, _nobody, set(rates), checked.errors, accept=files.start_orders(rates)
-            )
+        checked = _check(
+            members,
+            products,
+            orders,
+            _nobody,
+            set,
+            lambda rows: files.start_orders({p.sku: p.commission_bp for p in rows}),
+        )
         if checked.errors:
             raise LoadRefused(checked)
         files.write_nodes(checked.members, checked.products)

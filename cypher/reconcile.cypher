@@ -46,8 +46,8 @@ MATCH (p:Payout) WHERE NOT p.reversal
 OPTIONAL MATCH (m:Member {id: p.member_id})
 WITH p, m
 WHERE m IS NULL OR NOT EXISTS {
-  (m)-[:BOUGHT]->(g:Order {kind: 'GIFT_PACKAGE'})
-  WHERE g.paid_at <= p.paid_at AND NOT coalesce(g.refunded_at <= p.paid_at, false)
+  (m)-[:BOUGHT]->(g)
+  WHERE g.kind = 'GIFT_PACKAGE' AND g.paid_at <= p.paid_at AND NOT coalesce(g.refunded_at <= p.paid_at, false)
 }
 RETURN 'agent' AS check, p.order_id AS order_id, p.member_id AS member_id,
        'payout ' + p.key + ' to a member who was not an agent at ' + toString(p.paid_at) AS detail

@@ -29,6 +29,7 @@ from downline.importfiles import (
     check_products,
     order_rows,
 )
+from graph import statistics
 from graph.bulkimport import (
     AUTO_MIN_BYTES,
     ImportFiles,
@@ -265,11 +266,14 @@ def load(
     bulk: ManagedServer | None = None,
     bulk_min_bytes: int = AUTO_MIN_BYTES,
     step: Callable[[str], None] | None = None,
+    resample: bool = True,
 ) -> LoadReport:
     """Checks all files, then writes them; raises LoadRefused (writing nothing) on any bad row.
 
     With ``bulk`` (the server Downline runs behind ``driver``), a database that is empty gets the
-    offline importer when the files hold at least ``bulk_min_bytes``.
+    offline importer when the files hold at least ``bulk_min_bytes``. A transactional load ends
+    by resampling the indexes it changed (graph/statistics.py); ``resample=False`` leaves them as
+    a store filled only by mutations has them (the plan-shape tests' worst case).
     """
     started = time.perf_counter()
     if bulk is not None and bulk_path(
@@ -336,6 +340,8 @@ def load(
                 done = pending.result()
                 if progress is not None:
                     progress("orders", done, report.orders)
+    if resample:
+        statistics.resample(driver, database=database)
     report.seconds = time.perf_counter() - started
     return report
 

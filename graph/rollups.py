@@ -32,6 +32,8 @@ from typing import Any
 import neo4j
 import numpy as np
 
+from graph import statistics
+
 CHECKPOINT_EVERY = 16
 WRITE_BATCH = 10_000
 # Members per calendar month and metric whose whole day-by-day series the rankings keep (the
@@ -512,9 +514,16 @@ def _read_orders(
 
 
 def refresh(
-    driver: neo4j.Driver, database: str = "neo4j", *, candidates: int = RANK_CANDIDATES
+    driver: neo4j.Driver,
+    database: str = "neo4j",
+    *,
+    candidates: int = RANK_CANDIDATES,
+    resample: bool = True,
 ) -> RollupReport:
-    """Rebuilds every rollup from the live graph; safe to run any time and to repeat."""
+    """Rebuilds every rollup from the live graph; safe to run any time and to repeat.
+
+    Ends by resampling the indexes it changed (graph/statistics.py) unless ``resample`` is False.
+    """
     started = time.perf_counter()
     version = uuid.uuid4().hex
     records, _, _ = driver.execute_query(
@@ -621,6 +630,8 @@ def refresh(
     }
     driver.execute_query(WRITE_STATE, key=STATE_KEY, state=state, database_=database)
     driver.execute_query(DELETE_SERIES, version=version, database_=database)
+    if resample:
+        statistics.resample(driver, database=database)
     return RollupReport(
         version=version,
         members=n,

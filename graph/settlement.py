@@ -21,6 +21,7 @@ from neo4j.exceptions import ConstraintError
 
 from downline.money import require_offset
 from downline.settings import ROOT
+from graph import statistics
 from graph.cypherfiles import run_file
 from graph.errors import BadInput, Conflict
 
@@ -122,7 +123,7 @@ CALL () {
   UNWIND range(0, size(plans) - 1) AS i
   WITH plans[i] AS plan, plans[i + 1].effective_from AS until,
        $cutoff - duration({days: plans[i].hold_days}) AS latest
-  MATCH (o:Order)
+  MATCH (o:Order) USING INDEX o:Order(paid_at)
   WHERE o.paid_at >= plan.effective_from AND o.paid_at <= latest
     AND (until IS NULL OR o.paid_at < until)
     AND o.settled_run IS NULL
@@ -130,7 +131,7 @@ CALL () {
   RETURN count(o) AS settle
 }
 CALL () {
-  MATCH (o:Order)
+  MATCH (o:Order) USING INDEX o:Order(refunded_at)
   WHERE o.refunded_at <= $cutoff AND o.settled_run IS NOT NULL AND o.reversed_run IS NULL
   RETURN count(o) AS reverse
 }
@@ -283,12 +284,15 @@ def settle(
     parallel: int | None = None,
     force: bool = False,
     progress: Callable[[str], None] | None = None,
+    resample: bool = True,
 ) -> SettleOutcome:
     """Settles every order settleable at ``cutoff`` and reverses orders refunded since settling.
 
     ``batch`` orders per transaction, ``parallel`` transactions at once (by default
     ``batch_size()`` and ``concurrency()``). Raises SettlementRefused (no plan; a cutoff before
     the last finished run's) or SettlementBusy (a live run holds the lock), writing nothing.
+    The indexes are resampled before the run's statements are planned and after it wrote
+    (graph/statistics.py), unless ``resample`` is False.
     """
     require_offset(cutoff)
     say = progress or (lambda _: None)
@@ -313,6 +317,8 @@ def settle(
         say(f"taking over the lock of dead run {lock.run_id}")
         release_lock(driver, lock.run_id, database=database)
         taken_over = lock.run_id
+    if resample:
+        statistics.resample(driver, database=database)
     pending = pending_orders(driver, cutoff, database=database)
     if pending == 0:
         return SettleOutcome(run=None, taken_over=taken_over, pending_orders=0)
@@ -342,6 +348,8 @@ def settle(
             run_file(driver, SETTLEMENT_DIR / f"{step}.cypher", params, database=database)
             say(f"run {run_id}: {step} done")
         run_file(driver, SETTLEMENT_DIR / "finish.cypher", {"run_id": run_id}, database=database)
+        if resample:
+            statistics.resample(driver, database=database)
     finally:
         beat.done.set()
         _active.discard(run_id)

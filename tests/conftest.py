@@ -18,6 +18,7 @@ import pytest
 from downline.settings import Settings
 from graph import server
 from graph.db import apply_schema, clear, connect, connect_async
+from tests.stores import GrownStore, grow
 
 T = TypeVar("T")
 PASSWORD = "downline-test"
@@ -37,7 +38,16 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     root = tmp_path_factory.mktemp("neo4j")
     port = server.free_port()
     paths = server.ServerPaths(root)
-    server.start(paths, port=port, password=PASSWORD, heap="1g", pagecache="256m")
+    # No background index sampling: statistics change only when the product resamples them, so
+    # the plan-shape tests (tests/stores.py) see exactly the statistics a test left behind.
+    server.start(
+        paths,
+        port=port,
+        password=PASSWORD,
+        heap="1g",
+        pagecache="256m",
+        extra_conf={"db.index_sampling.background_enabled": "false"},
+    )
     try:
         yield Settings(
             neo4j_uri=f"bolt://127.0.0.1:{port}",
@@ -62,6 +72,18 @@ def graph(session_driver: neo4j.Driver, settings: Settings) -> neo4j.Driver:
     """A driver on an empty graph (constraints and indexes kept)."""
     clear(session_driver, settings.neo4j_database)
     return session_driver
+
+
+@pytest.fixture(scope="module", params=["stale", "fresh"])
+def grown_store(
+    request: pytest.FixtureRequest,
+    session_driver: neo4j.Driver,
+    settings: Settings,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> GrownStore:
+    """One store per module and statistics state, for EXPLAIN only (tests must not write)."""
+    work = tmp_path_factory.mktemp("grown")
+    return grow(session_driver, settings, work, fresh=request.param == "fresh")
 
 
 @pytest.fixture

@@ -40,11 +40,16 @@
 // relationships. Only packages not linked yet are linked (a run links what was bought since the
 // last one), and MERGE keeps it idempotent; the refund time stays on the order, so a refund is
 // seen as soon as it is recorded. Serial: two packages of one member would lock that member.
+//
+// Plans (docs/model.md, "Plans"): each statement names its anchor index with USING INDEX, and
+// every per-order lookup is an expansion from a bound node. The nodes reached that way carry no
+// label in the pattern (g, m), so the planner cannot turn a per-order check into an index seek,
+// which is what it did on a store whose statistics were sampled while it was empty.
 MATCH (:SettlementLock {id: 'settlement', run_id: $run_id})
-MATCH (g:Order {kind: 'GIFT_PACKAGE'})
-WHERE g.paid_at <= datetime($cutoff) AND NOT EXISTS { (:Member)-[:HOLDS_PACKAGE]->(g) }
+MATCH (g:Order {kind: 'GIFT_PACKAGE'}) USING INDEX g:Order(kind)
+WHERE g.paid_at <= datetime($cutoff) AND NOT EXISTS { ()-[:HOLDS_PACKAGE]->(g) }
 CALL (g) {
-  MATCH (m:Member)-[:BOUGHT]->(g)
+  MATCH (m)-[:BOUGHT]->(g)
   MERGE (m)-[:HOLDS_PACKAGE]->(g)
 } IN TRANSACTIONS OF 10000 ROWS;
 
@@ -55,7 +60,7 @@ WITH collect(plan) AS plans
 UNWIND range(0, size(plans) - 1) AS i
 WITH plans[i] AS plan, plans[i + 1].effective_from AS until,
      datetime($cutoff) - duration({days: plans[i].hold_days}) AS latest
-MATCH (o:Order)
+MATCH (o:Order) USING INDEX o:Order(paid_at)
 WHERE o.paid_at >= plan.effective_from AND o.paid_at <= latest
   AND (until IS NULL OR o.paid_at < until)
   AND o.settled_run IS NULL
@@ -72,7 +77,7 @@ CALL (o, plan) {
        CASE WHEN gift THEN o.amount * (10000 - plan.gift_cost_bp) / 10000
             ELSE o.amount * o.commission_bp / 10000 END AS base,
        gift OR (seller IS NOT NULL AND EXISTS {
-         (seller)-[:HOLDS_PACKAGE]->(g:Order)
+         (seller)-[:HOLDS_PACKAGE]->(g)
          WHERE g.paid_at <= o.paid_at AND NOT coalesce(g.refunded_at <= o.paid_at, false)
        }) AS earns,
        gift OR plan.self_purchase OR coalesce(seller <> buyer, true) AS allowed
@@ -87,7 +92,7 @@ CALL (o, plan) {
   WITH o, plan, pool, i + 1 AS tier, chain[i] AS m, CASE WHEN pays THEN shares[i] ELSE 0 END AS share
   WITH o, plan, pool, tier, m, share,
        share > 0 AND m IS NOT NULL AND NOT coalesce(m.suspended, false) AND EXISTS {
-         (m)-[:HOLDS_PACKAGE]->(g:Order)
+         (m)-[:HOLDS_PACKAGE]->(g)
          WHERE g.paid_at <= o.paid_at AND NOT coalesce(g.refunded_at <= o.paid_at, false)
        } AS eligible
   FOREACH (_ IN CASE WHEN eligible THEN [1] ELSE [] END |

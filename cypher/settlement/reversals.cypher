@@ -20,7 +20,7 @@
 //      after payouts.cypher (see begin.cypher for all four steps), or: downline settle --until ...
 
 MATCH (:SettlementLock {id: 'settlement', run_id: $run_id})
-MATCH (o:Order)
+MATCH (o:Order) USING INDEX o:Order(refunded_at)
 WHERE o.refunded_at <= datetime($cutoff) AND o.settled_run IS NOT NULL AND o.reversed_run IS NULL
 CALL (o) {
   SET o.reversed_run = $run_id

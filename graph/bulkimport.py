@@ -46,6 +46,7 @@ ORDER_FIELDS = (
     "commission_bp",
     "paid_at",
     "refunded_at",
+    "unsettled_since",
 )
 # One orders file feeds three inputs: each header names the columns it uses, the rest are skipped.
 HEADERS = {
@@ -53,11 +54,11 @@ HEADERS = {
     "products": "sku:ID(Product),name,price:long,commission_bp:long",
     "sponsored_by": ":START_ID(Member),:END_ID(Member)",
     "orders": "id:ID(Order),kind,buyer_id,seller_id,sku,amount:long,commission_bp:long,"
-    "paid_at:datetime,refunded_at:datetime",
+    "paid_at:datetime,refunded_at:datetime,unsettled_since:datetime",
     "bought": ":END_ID(Order),:IGNORE,:START_ID(Member),:IGNORE,:IGNORE,:IGNORE,:IGNORE,"
-    ":IGNORE,:IGNORE",
+    ":IGNORE,:IGNORE,:IGNORE",
     "of_product": ":START_ID(Order),:IGNORE,:IGNORE,:IGNORE,:END_ID(Product),:IGNORE,:IGNORE,"
-    ":IGNORE,:IGNORE",
+    ":IGNORE,:IGNORE,:IGNORE",
     "sold": ":START_ID(Member),:END_ID(Order)",
 }
 
@@ -165,8 +166,23 @@ class ImportFiles:
 
         def accept(row: GoodOrder) -> None:
             order_id, kind, buyer_id, seller_id, sku, fen, paid_at, refunded_at = row
-            # The order copies its product's rate, as the transactional CREATE does.
-            order((order_id, kind, buyer_id, seller_id, sku, fen, bp[sku], paid_at, refunded_at))
+            # The order copies its product's rate and is unsettled from its paid_at, as the
+            # transactional CREATE does.
+            unsettled_since = paid_at
+            order(
+                (
+                    order_id,
+                    kind,
+                    buyer_id,
+                    seller_id,
+                    sku,
+                    fen,
+                    bp[sku],
+                    paid_at,
+                    refunded_at,
+                    unsettled_since,
+                )
+            )
             self.orders += 1
             if seller_id:
                 sold((seller_id, order_id))

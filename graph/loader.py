@@ -90,7 +90,7 @@ MATCH (p:Product {sku: row.sku})
 CREATE (o:Order {id: row.order_id, kind: row.kind, buyer_id: row.buyer_id,
                  seller_id: row.seller_id, sku: row.sku, amount: row.amount,
                  commission_bp: p.commission_bp, paid_at: datetime(row.paid_at),
-                 refunded_at: datetime(row.refunded_at)})
+                 refunded_at: datetime(row.refunded_at), unsettled_since: datetime(row.paid_at)})
 CREATE (b)-[:BOUGHT]->(o)
 CREATE (o)-[:OF_PRODUCT]->(p)
 WITH o, row

@@ -47,7 +47,8 @@ RETURN existing IS NOT NULL AS exists, buyer.joined_at AS buyer_joined_at,
 CREATE_ORDER = f"""
 MATCH (buyer:Member {{id: $buyer_id}}), (product:Product {{sku: $sku}})
 CREATE (o:Order {{id: $id, kind: $kind, buyer_id: $buyer_id, seller_id: $seller_id, sku: $sku,
-                 amount: $amount, commission_bp: product.commission_bp, paid_at: $paid_at}})
+                 amount: $amount, commission_bp: product.commission_bp, paid_at: $paid_at,
+                 unsettled_since: $paid_at}})
 CREATE (buyer)-[:BOUGHT]->(o)
 CREATE (o)-[:OF_PRODUCT]->(product)
 WITH o

@@ -123,9 +123,9 @@ CALL () {
   UNWIND range(0, size(plans) - 1) AS i
   WITH plans[i] AS plan, plans[i + 1].effective_from AS until,
        $cutoff - duration({days: plans[i].hold_days}) AS latest
-  MATCH (o:Order) USING INDEX o:Order(paid_at)
-  WHERE o.paid_at >= plan.effective_from AND o.paid_at <= latest
-    AND (until IS NULL OR o.paid_at < until)
+  MATCH (o:Order) USING INDEX o:Order(unsettled_since)
+  WHERE o.unsettled_since >= plan.effective_from AND o.unsettled_since <= latest
+    AND (until IS NULL OR o.unsettled_since < until)
     AND o.settled_run IS NULL
     AND NOT coalesce(o.refunded_at <= $cutoff, false)
   RETURN count(o) AS settle

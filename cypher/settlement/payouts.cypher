@@ -1,5 +1,7 @@
 // Settlement, step 2 of 4: turns every settleable order into payouts and platform retained.
 //
+// The orders are found by o.unsettled_since (their paid_at, kept only while they may still
+// settle; cypher/schema.cypher), so a run costs what it settles, not what the store holds.
 // An order settles when the plan in effect at its paid_at (the plan with the latest
 // effective_from <= paid_at) has held it long enough (paid_at + hold_days <= $cutoff), it has
 // not settled yet, and it has no refunded_at <= $cutoff (refunded before settling: never pays).
@@ -28,7 +30,8 @@
 //   :param run_id => 'run-20261130-a1b2c3'
 //   :param batch => 5000
 //   :param concurrency => 2
-// Output: none (counters only). Two statements: the HOLDS_PACKAGE links, then the payouts.
+// Output: none (counters only). Three statements: the HOLDS_PACKAGE links, the payouts, and the
+// orders that a refund means will never settle.
 // Run: cypher-shell -a bolt://127.0.0.1:7687 -u neo4j -p "$NEO4J_PASSWORD" \
 //        -P 'cutoff => "2026-11-30T00:00:00+08:00"' -P 'run_id => "run-20261130-a1b2c3"' \
 //        -P 'batch => 5000' -P 'concurrency => 2' -f cypher/settlement/payouts.cypher
@@ -38,7 +41,8 @@
 // BOUGHT relationships, so the first statement links every buyer to its gift-package orders
 // with HOLDS_PACKAGE (a relationship type only they have); the check then reads one or two
 // relationships. Only packages not linked yet are linked (a run links what was bought since the
-// last one), and MERGE keeps it idempotent; the refund time stays on the order, so a refund is
+// last one; a package not linked yet has not settled, so it still has unsettled_since, and the
+// run removes that only after this statement), and MERGE keeps it idempotent; the refund time stays on the order, so a refund is
 // seen as soon as it is recorded. Serial: two packages of one member would lock that member.
 //
 // Plans (docs/model.md, "Plans"): each statement names its anchor index with USING INDEX, and
@@ -46,8 +50,9 @@
 // label in the pattern (g, m), so the planner cannot turn a per-order check into an index seek,
 // which is what it did on a store whose statistics were sampled while it was empty.
 MATCH (:SettlementLock {id: 'settlement', run_id: $run_id})
-MATCH (g:Order {kind: 'GIFT_PACKAGE'}) USING INDEX g:Order(kind)
-WHERE g.paid_at <= datetime($cutoff) AND NOT EXISTS { ()-[:HOLDS_PACKAGE]->(g) }
+MATCH (g:Order) USING INDEX g:Order(unsettled_since)
+WHERE g.unsettled_since <= datetime($cutoff) AND g.kind = 'GIFT_PACKAGE'
+  AND NOT EXISTS { ()-[:HOLDS_PACKAGE]->(g) }
 CALL (g) {
   MATCH (m)-[:BOUGHT]->(g)
   MERGE (m)-[:HOLDS_PACKAGE]->(g)
@@ -60,9 +65,9 @@ WITH collect(plan) AS plans
 UNWIND range(0, size(plans) - 1) AS i
 WITH plans[i] AS plan, plans[i + 1].effective_from AS until,
      datetime($cutoff) - duration({days: plans[i].hold_days}) AS latest
-MATCH (o:Order) USING INDEX o:Order(paid_at)
-WHERE o.paid_at >= plan.effective_from AND o.paid_at <= latest
-  AND (until IS NULL OR o.paid_at < until)
+MATCH (o:Order) USING INDEX o:Order(unsettled_since)
+WHERE o.unsettled_since >= plan.effective_from AND o.unsettled_since <= latest
+  AND (until IS NULL OR o.unsettled_since < until)
   AND o.settled_run IS NULL
   AND NOT coalesce(o.refunded_at <= datetime($cutoff), false)
 CALL (o, plan) {
@@ -102,4 +107,15 @@ CALL (o, plan) {
                   p.paid_at = o.paid_at)
   WITH o, plan, pool, sum(CASE WHEN eligible THEN share ELSE 0 END) AS paid
   SET o.settled_run = $run_id, o.plan_id = plan.id, o.pool = pool, o.retained = pool - paid
+  REMOVE o.unsettled_since
 } IN $concurrency CONCURRENT TRANSACTIONS OF $batch ROWS;
+
+// An order refunded by the cutoff before it settled never will (cutoffs only move forward, and a
+// refund is never taken back): it leaves the unsettled index, after the links above saw it.
+MATCH (:SettlementLock {id: 'settlement', run_id: $run_id})
+MATCH (o:Order) USING INDEX o:Order(unsettled_since)
+WHERE o.unsettled_since <= datetime($cutoff) AND o.refunded_at <= datetime($cutoff)
+  AND o.settled_run IS NULL
+CALL (o) {
+  REMOVE o.unsettled_since
+} IN TRANSACTIONS OF 10000 ROWS;

@@ -44,7 +44,7 @@ def _params(store: GrownStore) -> dict[str, Any]:
 def test_package_links_expand_from_each_package(grown_store: GrownStore) -> None:
     links = _statements(SETTLEMENT / "payouts.cypher")[0]
     plan = explain(grown_store.driver, links, _params(grown_store), database=grown_store.database)
-    assert_shape(plan, anchors=[r"NodeIndex(Seek|Scan) .*g:Order\(kind\)"])
+    assert_shape(plan, anchors=[r"NodeIndex(SeekByRange|Scan) .*g:Order\(unsettled_since\)"])
 
 
 def test_payouts_anchor_on_paid_at_and_check_agency_from_the_member(
@@ -52,7 +52,11 @@ def test_payouts_anchor_on_paid_at_and_check_agency_from_the_member(
 ) -> None:
     payouts = _statements(SETTLEMENT / "payouts.cypher")[1]
     plan = explain(grown_store.driver, payouts, _params(grown_store), database=grown_store.database)
-    assert_shape(plan, anchors=[r"NodeIndexSeekByRange .*o:Order\(paid_at\)"], allowed=RUN_LEVEL)
+    assert_shape(
+        plan,
+        anchors=[r"NodeIndex(SeekByRange|Scan) .*o:Order\(unsettled_since\)"],
+        allowed=RUN_LEVEL,
+    )
 
 
 def test_reversals_anchor_on_refunded_at(grown_store: GrownStore) -> None:
@@ -73,7 +77,7 @@ def test_pending_count_anchors_like_the_files(grown_store: GrownStore) -> None:
     assert_shape(
         plan,
         anchors=[
-            r"NodeIndexSeekByRange .*o:Order\(paid_at\)",
+            r"NodeIndex(SeekByRange|Scan) .*o:Order\(unsettled_since\)",
             r"NodeIndex(SeekByRange|Scan) .*o:Order\(refunded_at\)",
         ],
         allowed=RUN_LEVEL,
@@ -101,3 +105,9 @@ def test_reconcile_checks_expand_from_each_row(grown_store: GrownStore, index: i
             r"NodeIndexScan .*o:Order\((settled_run|reversed_run)\)",
         ],
     )
+
+
+def test_never_settling_orders_leave_by_their_index(grown_store: GrownStore) -> None:
+    dropped = _statements(SETTLEMENT / "payouts.cypher")[2]
+    plan = explain(grown_store.driver, dropped, _params(grown_store), database=grown_store.database)
+    assert_shape(plan, anchors=[r"NodeIndex(SeekByRange|Scan) .*o:Order\(unsettled_since\)"])

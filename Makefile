@@ -66,8 +66,10 @@ unit: setup
 
 test: lint types unit
 
+# make bench SCALE=100k [WORKERS=1,2] [GROWN=1 [DAYS=30] [MUTATIONS=200]]
 bench: setup
-	$(BIN)/python -m bench $(if $(SCALE),--scale $(SCALE),) $(if $(WORKERS),--workers $(WORKERS),)
+	$(BIN)/python -m bench $(if $(SCALE),--scale $(SCALE),) $(if $(WORKERS),--workers $(WORKERS),) \
+		$(if $(GROWN),--grown,) $(if $(DAYS),--days $(DAYS),) $(if $(MUTATIONS),--mutations $(MUTATIONS),)
 
 clean:
 	rm -rf $(VENV) launcher/target var web/node_modules api/static/dist

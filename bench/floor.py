@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import heapq
+import itertools
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -62,6 +63,9 @@ class Network:
     o_amount: Ints
     o_buyer: Ints
     orders_total: int
+    # Every order, refunded or not, in file order: paid_at and refunded_at (-1: none).
+    paid_all: Ints
+    refunded_all: Ints
     last_paid: int  # epoch seconds of the latest paid_at
     last_event: int  # epoch seconds of the latest paid_at or refunded_at
     read_seconds: float
@@ -132,8 +136,12 @@ def _number(parent: Ints, joined: Ints) -> tuple[Ints, Ints, Ints]:
     return pre, pre + size - 1, depth
 
 
-def read_network(directory: Path) -> Network:
-    """Reads members.csv and orders.csv of a demo network into arrays."""
+def read_network(directory: Path, extra_orders: Sequence[Path] = ()) -> Network:
+    """Reads members.csv and orders.csv of a demo network into arrays.
+
+    ``extra_orders`` are more orders files in the same format (the grown store's orders
+    recorded through the API).
+    """
     started = time.perf_counter()
     ids: list[str] = []
     sponsors: list[str] = []
@@ -153,7 +161,9 @@ def read_network(directory: Path) -> Network:
     refunded_text: list[str] = []
     kept: list[bool] = []
     fen: dict[str, int] = {}
-    for row in _rows(directory / "orders.csv"):
+    for row in itertools.chain.from_iterable(
+        _rows(f) for f in (directory / "orders.csv", *extra_orders)
+    ):
         buyers.append(index[row[2]])
         amount = fen.get(row[5])
         if amount is None:
@@ -166,6 +176,8 @@ def read_network(directory: Path) -> Network:
     paid = _epochs(paid_text)
     refunded = _epochs(refunded_text)
     keep = np.asarray(kept, dtype=bool)
+    refunded_all = np.full(len(kept), -1, dtype=np.int64)
+    refunded_all[~keep] = refunded
     buyer = np.asarray(buyers, dtype=np.int64)[keep]
     o_pre = pre[buyer]
     order = np.argsort(o_pre, kind="stable")
@@ -188,6 +200,8 @@ def read_network(directory: Path) -> Network:
         o_amount=np.asarray(amounts, dtype=np.int64)[keep][order],
         o_buyer=buyer[order],
         orders_total=len(kept),
+        paid_all=paid,
+        refunded_all=refunded_all,
         last_paid=last_paid,
         last_event=last_event,
         read_seconds=time.perf_counter() - started,
@@ -243,8 +257,13 @@ def metric_values(
         if metric == "GROUP_VOLUME":
             return gv
         platform = int(pv.sum())
-        at_risk: Ints = gv * PPM // platform if platform > 0 else np.zeros(n, dtype=np.int64)
-        return at_risk
+        if platform <= 0:
+            return np.zeros(n, dtype=np.int64)
+        if int(gv.max(initial=0)) < np.iinfo(np.int64).max // PPM:
+            at_risk: Ints = gv * PPM // platform
+            return at_risk
+        # Very large orders: gv * PPM leaves int64, so exactly in Python integers.
+        return [g * PPM // platform for g in gv.tolist()]
     if metric == "DOWNLINE_SIZE":
         if end is None:
             return net.last - net.pre
@@ -280,6 +299,24 @@ def top(net: Network, metric: str, start: int | None, end: int | None, limit: in
     as_list = values if isinstance(values, list) else values.tolist()
     best = heapq.nsmallest(limit, range(len(as_list)), key=lambda i: (-as_list[i], net.ids[i]))
     return [Ranked(net.ids[i], int(as_list[i])) for i in best]
+
+
+def settled_counts(net: Network, cutoffs: Sequence[int], hold_s: int) -> tuple[int, int]:
+    """Orders settled and orders reversed by settlement runs at ``cutoffs`` (ascending epochs).
+
+    domain.md: an order settles in the first run whose cutoff is at least paid_at + hold, unless
+    it is refunded by that cutoff; a settled order refunded by a later cutoff is reversed.
+    """
+    cut = np.asarray(cutoffs, dtype=np.int64)
+    if not len(cut):
+        return 0, 0
+    first = np.searchsorted(cut, net.paid_all + hold_s, side="left")
+    ran = first < len(cut)
+    at = cut[np.minimum(first, len(cut) - 1)]
+    refunded = net.refunded_all >= 0
+    settled = ran & ~(refunded & (net.refunded_all <= at))
+    reversed_ = settled & refunded & (net.refunded_all <= cut[-1])
+    return int(settled.sum()), int(reversed_.sum())
 
 
 def pick_members(net: Network) -> dict[str, str]:

@@ -2,8 +2,9 @@
 
 Every step is bounded in time and caught: a failed measurement becomes an ``error`` row and the
 run goes on (steps that need it are skipped), and the exit status is non-zero at the end. Every
-answer is compared with numpy's (bench/floor.py); a wrong one fails the benchmark too. The
-servers the bench started are stopped whatever happens.
+answer is compared with numpy's (bench/floor.py); a wrong one fails the benchmark too, and so
+does a cell more than 10x from its target (bench/report.py). The servers the bench started are
+stopped whatever happens. ``--grown`` runs bench/grown.py, the store grown day by day.
 """
 
 from __future__ import annotations
@@ -32,17 +33,19 @@ from api.auth import Role, mint_token
 from bench import floor, scales, servers, wrk
 from bench.report import (
     ERROR,
+    FAIL_FACTOR,
     OK,
     SKIPPED,
     WRONG,
     Report,
     Row,
+    Target,
+    judged,
     median,
     ms,
     percentile,
     rate,
     size,
-    status,
 )
 from downline.money import parse_yuan
 from downline.settings import ROOT, Settings
@@ -141,8 +144,12 @@ class Options:
     neo4j_dir: Path | None = None
     data_dir: Path = BENCH / "data"
     results_dir: Path = BENCH / "results"
+    grown: bool = False
+    days: int = scales.GROWN_DAYS
+    mutations: int = scales.GROWN_MUTATIONS
 
     def as_dict(self) -> dict[str, Any]:
+        grown = {"days": self.days, "mutations_per_day": self.mutations} if self.grown else {}
         return {
             "scale": self.scale.name,
             "members": self.scale.members,
@@ -152,6 +159,7 @@ class Options:
             "pagecache": self.pagecache or self.scale.pagecache,
             "seconds_per_throughput_point": self.seconds or self.scale.seconds,
             "neo4j": "external" if self.neo4j_uri else "embedded, started by the bench",
+            **grown,
         }
 
 
@@ -187,6 +195,11 @@ class Bench:
     @property
     def data_path(self) -> Path:
         return self.options.data_dir / self.scale.name
+
+    @property
+    def work_path(self) -> Path:
+        """Where this run keeps its Neo4j store and the API's log."""
+        return self.data_path
 
     def say(self, text: str) -> None:
         console.print(f"[dim]{time.monotonic() - self.started:7.1f}s[/] {text}")
@@ -427,7 +440,7 @@ class Bench:
                 self.neo = servers.Neo4j.external(o.neo4j_uri, password, o.neo4j_dir)
             else:
                 self.neo = servers.Neo4j.start(
-                    self.data_path / "neo4j",
+                    self.work_path / "neo4j",
                     password=secrets.token_urlsafe(16),
                     heap=o.heap or self.scale.heap,
                     pagecache=o.pagecache or self.scale.pagecache,
@@ -472,13 +485,15 @@ class Bench:
             path = next((line for line in stdout.splitlines() if line.startswith("path: ")), "")
             rows = sum(data_rows(f) for f in files.values())
             per_s = rows / seconds
+            targets = (Target("rows/s", per_s, scales.IMPORT_ROWS_S, True, "rows/s"),)
             self.report.add(
                 Row(
                     "import",
                     f"downline load ({rows:,} rows)",
                     f"{seconds:.1f} s, {rate(per_s, 'rows')}",
                     target=f"≥ {scales.IMPORT_ROWS_S:,} rows/s",
-                    status=status(per_s >= scales.IMPORT_ROWS_S),
+                    status=judged(targets),
+                    targets=targets,
                     note=path.removeprefix("path: ").split(" (")[0],
                     data={"rows": rows, "seconds": seconds, "rows_per_s": per_s},
                 )
@@ -510,13 +525,15 @@ class Bench:
                 raise RuntimeError("the first run found nothing to settle")
             done = run["orders_settled"] + run["orders_reversed"]
             per_s = done / first["seconds"]
+            targets = (Target("orders/s", per_s, scales.SETTLE_FIRST_ORDERS_S, True, "orders/s"),)
             self.report.add(
                 Row(
                     "settlement",
                     f"first run, cutoff {until}",
                     f"{done:,} orders in {first['seconds']:.1f} s, {rate(per_s, 'orders')}",
                     target=f"≥ {scales.SETTLE_FIRST_ORDERS_S:,} orders/s",
-                    status=status(per_s >= scales.SETTLE_FIRST_ORDERS_S),
+                    status=judged(targets),
+                    targets=targets,
                     note=f"{run['payouts']:,} payouts",
                     data={**first, "orders_per_s": per_s},
                 )
@@ -544,13 +561,15 @@ class Bench:
             evidence = "run record, node and relationship counts" + (
                 ", transaction log bytes" if log_before is not None else ""
             )
+            targets = (Target("orders/s", per_s, scales.SETTLE_RERUN_ORDERS_S, True, "orders/s"),)
             self.report.add(
                 Row(
                     "settlement",
                     f"re-run over {self.net.orders_total:,} orders",
                     f"{again['seconds']:.2f} s, {rate(per_s, 'orders')}",
                     target=f"≥ {scales.SETTLE_RERUN_ORDERS_S:,} orders/s, zero writes",
-                    status=status(per_s >= scales.SETTLE_RERUN_ORDERS_S and not wrote),
+                    status=WRONG if wrote else judged(targets),
+                    targets=targets,
                     note=("WROTE" if wrote else "wrote nothing") + f" ({evidence})",
                     data={
                         **again,
@@ -573,13 +592,15 @@ class Bench:
         with self.step("rollups", "downline rollups refresh", "import"):
             result = self.task(["refresh"], self.scale.refresh_timeout_s)
             self.refresh_s = seconds = float(result["seconds"])
+            targets = (Target("refresh", seconds, scales.REFRESH_S),)
             self.report.add(
                 Row(
                     "rollups",
                     f"refresh ({result['members']:,} members, {result['orders']:,} orders)",
                     f"{seconds:.1f} s",
                     target=f"≤ {scales.REFRESH_S} s",
-                    status=status(seconds <= scales.REFRESH_S),
+                    status=judged(targets),
+                    targets=targets,
                     note=f"{result['checkpoints']:,} level checkpoints over {result['days']} days",
                     data=result,
                 )
@@ -660,12 +681,14 @@ class Bench:
         if naive_error and not naive_samples:
             naive_text += f" ({naive_error[:60]})"
         target = f"p99 ≤ {ms(scales.SUBTREE_P99_S)}"
-        met = p99 <= scales.SUBTREE_P99_S
+        targets = [Target("p99", p99, scales.SUBTREE_P99_S)]
         note = f"{len(samples)} calls"
-        if kind == "largest":
+        # The naive baseline counts where the subtree is large: unbounded in depth. Three levels
+        # below even the largest member are a few hundred members, which the naive walk reads fast.
+        if kind == "largest" and v.max_depth is None:
             speedup = naive_p50 / p50 if p50 > 0 else float("inf")
             target += f", ≥ {scales.NAIVE_SPEEDUP}× naive"
-            met = met and speedup >= scales.NAIVE_SPEEDUP
+            targets.append(Target("speed-up over naive", speedup, scales.NAIVE_SPEEDUP, True, "x"))
             note += f", {speedup:,.1f}× faster than naive"
         self.report.add(
             Row(
@@ -675,8 +698,9 @@ class Bench:
                 naive=naive_text,
                 floor=ms(floor_s),
                 target=target,
-                status=status(met) if right else WRONG,
+                status=judged(targets) if right else WRONG,
                 note=note,
+                targets=tuple(targets),
                 data={
                     "member": member_id,
                     "variant": v.name,
@@ -772,6 +796,7 @@ class Bench:
         right = self.check_ranking(f"topInfluencers {metric} · {w.name} (graph)", ranking, want)
         p50, p99 = median(samples), percentile(samples, 99)
         refresh = "" if self.refresh_s is None else f"refresh {self.refresh_s:.1f} s; "
+        targets = (Target("p99", p99, scales.TOP_SERVE_S),)
         self.report.add(
             Row(
                 "topInfluencers",
@@ -779,8 +804,9 @@ class Bench:
                 f"p50 {ms(p50)} / p99 {ms(p99)}",
                 floor=ms(floor_s),
                 target=f"p99 ≤ {ms(scales.TOP_SERVE_S)}",
-                status=status(p99 <= scales.TOP_SERVE_S) if right else WRONG,
+                status=judged(targets) if right else WRONG,
                 note=f"{refresh}{len(samples)} calls",
+                targets=targets,
                 data={
                     "metric": metric,
                     "window": w.name,
@@ -837,7 +863,7 @@ class Bench:
             self.api = servers.Api.start(
                 self.env(),
                 workers=self.options.workers[0],
-                log=self.data_path / "api.log",
+                log=self.work_path / "api.log",
                 timeout_s=120,
             )
 
@@ -877,7 +903,7 @@ class Bench:
                             self.api = None
                         self.failed.discard("api")
                         self.api = servers.Api.start(
-                            self.env(), workers=count, log=self.data_path / "api.log", timeout_s=120
+                            self.env(), workers=count, log=self.work_path / "api.log", timeout_s=120
                         )
                 except Skip:
                     return
@@ -907,11 +933,10 @@ class Bench:
     ) -> None:
         assert self.api is not None
         t = wrk.run(self.api.url, bodies, self.token(), clients=clients, seconds=seconds)
-        met = t.requests > 0 and t.errors == 0
-        target = ""
+        targets = scales.throughput_targets(clients, t.requests, t.errors, t.per_second, t.p99_s)
+        target = "no errors"
         if clients == scales.GRAPHQL_CLIENTS[-1]:
             target = f"≥ {scales.GRAPHQL_RPS:,} req/s, p99 ≤ {ms(scales.GRAPHQL_P99_S)}, no errors"
-            met = met and t.per_second >= scales.GRAPHQL_RPS and t.p99_s <= scales.GRAPHQL_P99_S
         note = f"wrk {t.seconds:.0f} s, {t.requests:,} requests"
         if t.requests == 0:
             note = f"no request completed in {t.seconds:.0f} s"
@@ -922,8 +947,9 @@ class Bench:
                 measure,
                 f"{rate(t.per_second, 'req')}, {latency}, {t.errors} errors",
                 target=target,
-                status=OK if met and not target else status(met),
+                status=judged(targets),
                 note=note,
+                targets=targets,
                 data={
                     "query": name,
                     "clients": clients,
@@ -1082,6 +1108,21 @@ def parse(argv: list[str]) -> Options:
         help="Use this Neo4j (NEO4J_PASSWORD from the environment; its graph is emptied!)",
     )
     parser.add_argument("--neo4j-dir", type=Path, help="That server's directory (pid, store).")
+    parser.add_argument(
+        "--grown",
+        action="store_true",
+        help="The grown store: a base load, then days of transactional loads, mutations,"
+        " settlement and refreshes (bench/grown.py).",
+    )
+    parser.add_argument(
+        "--days", type=int, default=scales.GROWN_DAYS, help="Days the grown store replays."
+    )
+    parser.add_argument(
+        "--mutations",
+        type=int,
+        default=scales.GROWN_MUTATIONS,
+        help="GraphQL mutations per replayed day (at least 10).",
+    )
     parser.add_argument("--data-dir", type=Path, default=BENCH / "data")
     parser.add_argument("--results-dir", type=Path, default=BENCH / "results")
     args = parser.parse_args(argv)
@@ -1095,6 +1136,10 @@ def parse(argv: list[str]) -> Options:
         parser.error("--workers takes a number or a list such as 1,2")
     if not workers or min(workers) < 1:
         parser.error("--workers must be at least 1")
+    if args.days < 1:
+        parser.error("--days must be at least 1")
+    if args.mutations < 10:
+        parser.error("--mutations must be at least 10")
     if args.reps is not None or args.cell_seconds is not None:
         scale = replace(
             scale,
@@ -1113,25 +1158,39 @@ def parse(argv: list[str]) -> Options:
         neo4j_dir=args.neo4j_dir,
         data_dir=args.data_dir,
         results_dir=args.results_dir,
+        grown=args.grown,
+        days=args.days,
+        mutations=args.mutations,
     )
 
 
 def main(argv: list[str], after_load: Callable[[neo4j.Driver], None] | None = None) -> int:
     """Runs the benchmark, prints the table, writes the JSON; 0 only when nothing failed."""
     options = parse(argv)
-    bench = Bench(options, after_load=after_load)
+    if options.grown:
+        from bench.grown import GrownBench  # it builds on this module
+
+        bench: Bench = GrownBench(options, after_load=after_load)
+    else:
+        bench = Bench(options, after_load=after_load)
     report = bench.run()
     out = Console(width=200)
     report.render(out)
     path = report.write(options.results_dir)
     out.print(f"results: {path}", highlight=False)
-    if not report.ok:
-        out.print(
-            f"[red]benchmark FAILED[/]: {len(report.errors)} error(s),"
-            f" {len(report.wrong)} wrong answer(s)"
-        )
-        return 1
-    return 0
+    return verdict(report, out)
+
+
+def verdict(report: Report, out: Console) -> int:
+    """Prints why a run failed (errors, wrong answers, cells missed by more than 10x); 0 or 1."""
+    if report.ok:
+        return 0
+    out.print(
+        f"[red]benchmark FAILED[/]: {len(report.errors)} error(s),"
+        f" {len(report.wrong)} wrong answer(s),"
+        f" {len(report.failed)} cell(s) missed by more than {FAIL_FACTOR:.0f}x"
+    )
+    return 1
 
 
 __all__ = ["ERROR", "OK", "WRONG", "Bench", "Options", "main"]

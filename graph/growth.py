@@ -95,39 +95,59 @@ class CohortRetention:
     cohorts: tuple[Cohort, ...]
 
 
-EXISTS = "MATCH (u:Member {id: $id}) RETURN u.id AS id"
+EXISTS = "MATCH (u:Member {id: $id}) USING INDEX SEEK u:Member(id) RETURN u.id AS id"
 
+# Each statement starts from the member, sought by its key (named: on a store sampled empty
+# the planner scanned the whole Member(id) index for it, or started from every member's
+# joined_at), and expands from it; nodes reached by expansion carry no label, so no index can
+# be sought for them once per row (docs/model.md, "Query plans"). The member's downline is
+# walked down, bounded by its size.
 FISSION = """
-MATCH (d:Member)-[:SPONSORED_BY*1..]->(:Member {id: $id})
+MATCH (u:Member {id: $id}) USING INDEX SEEK u:Member(id)
+MATCH (d)-[:SPONSORED_BY*1..]->(u)
 WHERE d.joined_at >= $start AND d.joined_at < $end
 RETURN date.truncate('week', datetime({datetime: d.joined_at, timezone: '+08:00'})) AS week,
        count(d) AS recruits
 """
 
 ACTIVATION = """
-MATCH (r:Member)-[:SPONSORED_BY]->(:Member {id: $id})
+MATCH (u:Member {id: $id}) USING INDEX SEEK u:Member(id)
+MATCH (r)-[:SPONSORED_BY]->(u)
 WHERE r.joined_at >= $start AND r.joined_at < $end
-RETURN count(r) AS recruits,
-       count(CASE WHEN EXISTS {
-         MATCH (r)-[:BOUGHT]->(g:Order {kind: 'GIFT_PACKAGE'})
-         WHERE g.paid_at < r.joined_at + duration({days: $days})
-           AND (g.refunded_at IS NULL OR g.refunded_at > g.paid_at)
-       } THEN r END) AS activated
+WITH r, EXISTS {
+  MATCH (r)-[:BOUGHT]->(g)
+  WHERE g.kind = 'GIFT_PACKAGE' AND g.paid_at < r.joined_at + duration({days: $days})
+    AND (g.refunded_at IS NULL OR g.refunded_at > g.paid_at)
+} AS activated
+RETURN count(r) AS recruits, count(CASE WHEN activated THEN r END) AS activated
 """
 
 # An agent's cohort is the month of its first gift package that made it an agent (one not
-# refunded at the instant it was paid). Starting from the gift orders (kind index) reads only
-# agents; the branch filter walks up from each agent, bounded by the tree's depth.
-RETENTION = """
-MATCH (m:Member)-[:BOUGHT]->(g:Order {kind: 'GIFT_PACKAGE'})
-WHERE g.refunded_at IS NULL OR g.refunded_at > g.paid_at
+# refunded at the instant it was paid). For the platform, the gift orders (kind index) give the
+# agents; for a member, its subtree walked down gives them, bounded by the subtree's size.
+# "Not refunded by then" is one predicate, not an OR, which the planner would split into two
+# seeks of the same index.
+_RETENTION_PLATFORM_AGENTS = """
+MATCH (g:Order) USING INDEX SEEK g:Order(kind)
+WHERE g.kind = 'GIFT_PACKAGE' AND NOT coalesce(g.refunded_at <= g.paid_at, false)
+MATCH (m)-[:BOUGHT]->(g)
+"""
+
+_RETENTION_MEMBER_AGENTS = """
+MATCH (u:Member {id: $member_id}) USING INDEX SEEK u:Member(id)
+MATCH (m)-[:SPONSORED_BY*0..]->(u)
+MATCH (m)-[:BOUGHT]->(g)
+WHERE g.kind = 'GIFT_PACKAGE' AND NOT coalesce(g.refunded_at <= g.paid_at, false)
+"""
+
+# The repeat orders of each agent are expanded from it, never sought by paid_at.
+_RETENTION_COHORTS = """
 WITH m, min(g.paid_at) AS since
 WHERE since >= $start AND since < $end
-  AND ($member_id IS NULL OR EXISTS { (m)-[:SPONSORED_BY*0..]->(:Member {id: $member_id}) })
 WITH m, date.truncate('month', datetime({datetime: since, timezone: '+08:00'})) AS cohort
 CALL (m, cohort) {
-  MATCH (m)-[:BOUGHT]->(o:Order {kind: 'RETAIL'})
-  WHERE o.refunded_at IS NULL
+  MATCH (m)-[:BOUGHT]->(o)
+  WHERE o.kind = 'RETAIL' AND o.refunded_at IS NULL
     AND o.paid_at >= datetime({date: cohort, timezone: '+08:00'})
     AND o.paid_at < datetime({date: cohort + duration({months: $months + 1}), timezone: '+08:00'})
   WITH date(datetime({datetime: o.paid_at, timezone: '+08:00'})) AS day
@@ -139,6 +159,9 @@ WITH cohort, agents, k, size([x IN all WHERE k IN x]) AS active
 ORDER BY cohort, k
 RETURN cohort, agents, collect(active) AS active
 """
+
+RETENTION = _RETENTION_PLATFORM_AGENTS + _RETENTION_COHORTS
+RETENTION_MEMBER = _RETENTION_MEMBER_AGENTS + _RETENTION_COHORTS
 
 EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
 LATEST = datetime(9999, 12, 30, tzinfo=UTC)
@@ -252,7 +275,7 @@ async def cohort_retention(
             return None
         rows = await _rows(
             tx,
-            RETENTION,
+            RETENTION if member_id is None else RETENTION_MEMBER,
             start=start or EARLIEST,
             end=end or LATEST,
             months=months,

@@ -25,35 +25,53 @@ class Member:
     suspended: bool
 
 
+# Every anchor names its unique index (USING INDEX SEEK): on a store sampled while empty the
+# planner was seen to scan the whole Member(id) index instead of seeking the key, and a plan
+# must not depend on the statistics (docs/model.md, "Query plans").
+
 MEMBER_FIELDS = """
     id: m.id, name: m.name, joined_at: m.joined_at, suspended: coalesce(m.suspended, false),
     sponsor_id: [(m)-[:SPONSORED_BY]->(s) | s.id][0]
 """
 
-READ_MEMBER = f"MATCH (m:Member {{id: $id}}) RETURN m {{ {MEMBER_FIELDS} }} AS member"
+READ_MEMBER = f"""
+MATCH (m:Member {{id: $id}}) USING INDEX SEEK m:Member(id)
+RETURN m {{ {MEMBER_FIELDS} }} AS member
+"""
+
+MEMBER_EXISTS = "MATCH (m:Member {id: $id}) USING INDEX SEEK m:Member(id) RETURN m.id AS id"
+
+SPONSOR_JOINED = """
+MATCH (s:Member {id: $id}) USING INDEX SEEK s:Member(id)
+RETURN s.joined_at AS joined_at
+"""
 
 READ_MEMBERS = f"""
 UNWIND $ids AS id
-MATCH (m:Member {{id: id}})
+MATCH (m:Member {{id: id}}) USING INDEX SEEK m:Member(id)
 RETURN m {{ {MEMBER_FIELDS} }} AS member
 """
 
 CREATE_MEMBER = f"""
 CREATE (m:Member {{id: $id, name: $name, joined_at: $joined_at, suspended: false}})
 WITH m
-OPTIONAL MATCH (s:Member {{id: $sponsor_id}})
+OPTIONAL MATCH (s:Member {{id: $sponsor_id}}) USING INDEX SEEK s:Member(id)
 FOREACH (_ IN CASE WHEN s IS NULL THEN [] ELSE [1] END | CREATE (m)-[:SPONSORED_BY]->(s))
 RETURN m {{ {MEMBER_FIELDS} }} AS member
 """
 
 # Walking up from the new sponsor is bounded by the tree's depth, unlike walking the downline.
+# The moved member is sought before the check: a labelled {id} node inside it was planned as a
+# scan of the whole Member(id) index on a store sampled empty (docs/model.md, "Query plans").
 WOULD_CYCLE = """
-MATCH (s:Member {id: $sponsor_id})
-RETURN EXISTS { (s)-[:SPONSORED_BY*0..]->(:Member {id: $id}) } AS cycle
+MATCH (s:Member {id: $sponsor_id}) USING INDEX SEEK s:Member(id)
+OPTIONAL MATCH (m:Member {id: $id}) USING INDEX SEEK m:Member(id)
+RETURN m IS NOT NULL AND EXISTS { (s)-[:SPONSORED_BY*0..]->(m) } AS cycle
 """
 
 TRANSFER = f"""
 MATCH (m:Member {{id: $id}}), (s:Member {{id: $sponsor_id}})
+  USING INDEX SEEK m:Member(id) USING INDEX SEEK s:Member(id)
 OPTIONAL MATCH (m)-[old:SPONSORED_BY]->()
 DELETE old
 CREATE (m)-[:SPONSORED_BY {{since: $at}}]->(s)
@@ -62,7 +80,7 @@ RETURN m {{ {MEMBER_FIELDS} }} AS member
 """
 
 SUSPEND = f"""
-MATCH (m:Member {{id: $id}})
+MATCH (m:Member {{id: $id}}) USING INDEX SEEK m:Member(id)
 SET m.suspended = $suspended
 RETURN m {{ {MEMBER_FIELDS} }} AS member
 """
@@ -107,12 +125,10 @@ async def register_member(
             raise BadInput(f"member {member_id} cannot sponsor itself")
 
     async def work(tx: neo4j.AsyncManagedTransaction) -> Member:
-        if await _one(tx, "MATCH (m:Member {id: $id}) RETURN m.id AS id", id=member_id):
+        if await _one(tx, MEMBER_EXISTS, id=member_id):
             raise Conflict(f"member {member_id} already exists")
         if sponsor_id is not None:
-            sponsor = await _one(
-                tx, "MATCH (s:Member {id: $id}) RETURN s.joined_at AS joined_at", id=sponsor_id
-            )
+            sponsor = await _one(tx, SPONSOR_JOINED, id=sponsor_id)
             if sponsor is None:
                 raise NotFound(f"sponsor {sponsor_id} does not exist")
             if sponsor["joined_at"].to_native() > joined_at:
@@ -149,7 +165,7 @@ async def transfer_member(
         raise BadInput(str(exc)) from exc
 
     async def work(tx: neo4j.AsyncManagedTransaction) -> Member:
-        if not await _one(tx, "MATCH (m:Member {id: $id}) RETURN m.id AS id", id=member_id):
+        if not await _one(tx, MEMBER_EXISTS, id=member_id):
             raise NotFound(f"member {member_id} does not exist")
         check = await _one(tx, WOULD_CYCLE, id=member_id, sponsor_id=new_sponsor_id)
         if check is None:

@@ -28,6 +28,10 @@ class Order:
     refunded_at: datetime | None
 
 
+# Every anchor names its unique index (USING INDEX SEEK): on a store sampled while empty the
+# planner was seen to scan the whole Member(id) index instead of seeking the key, and a plan
+# must not depend on the statistics (docs/model.md, "Query plans").
+
 ORDER_FIELDS = """
     id: o.id, kind: o.kind, buyer_id: o.buyer_id, seller_id: o.seller_id, sku: o.sku,
     amount: o.amount, commission_bp: o.commission_bp, paid_at: o.paid_at,
@@ -35,10 +39,10 @@ ORDER_FIELDS = """
 """
 
 ORDER_CONTEXT = """
-OPTIONAL MATCH (existing:Order {id: $id})
-OPTIONAL MATCH (buyer:Member {id: $buyer_id})
-OPTIONAL MATCH (seller:Member {id: $seller_id})
-OPTIONAL MATCH (product:Product {sku: $sku})
+OPTIONAL MATCH (existing:Order {id: $id}) USING INDEX SEEK existing:Order(id)
+OPTIONAL MATCH (buyer:Member {id: $buyer_id}) USING INDEX SEEK buyer:Member(id)
+OPTIONAL MATCH (seller:Member {id: $seller_id}) USING INDEX SEEK seller:Member(id)
+OPTIONAL MATCH (product:Product {sku: $sku}) USING INDEX SEEK product:Product(sku)
 RETURN existing IS NOT NULL AS exists, buyer.joined_at AS buyer_joined_at,
        seller IS NOT NULL AS seller_found, seller.joined_at AS seller_joined_at,
        product.commission_bp AS commission_bp
@@ -46,24 +50,28 @@ RETURN existing IS NOT NULL AS exists, buyer.joined_at AS buyer_joined_at,
 
 CREATE_ORDER = f"""
 MATCH (buyer:Member {{id: $buyer_id}}), (product:Product {{sku: $sku}})
+  USING INDEX SEEK buyer:Member(id) USING INDEX SEEK product:Product(sku)
 CREATE (o:Order {{id: $id, kind: $kind, buyer_id: $buyer_id, seller_id: $seller_id, sku: $sku,
                  amount: $amount, commission_bp: product.commission_bp, paid_at: $paid_at,
                  unsettled_since: $paid_at}})
 CREATE (buyer)-[:BOUGHT]->(o)
 CREATE (o)-[:OF_PRODUCT]->(product)
 WITH o
-OPTIONAL MATCH (seller:Member {{id: $seller_id}})
+OPTIONAL MATCH (seller:Member {{id: $seller_id}}) USING INDEX SEEK seller:Member(id)
 FOREACH (_ IN CASE WHEN seller IS NULL THEN [] ELSE [1] END | CREATE (seller)-[:SOLD]->(o))
 RETURN o {{ {ORDER_FIELDS} }} AS order
 """
 
 REFUND = f"""
-MATCH (o:Order {{id: $id}})
+MATCH (o:Order {{id: $id}}) USING INDEX SEEK o:Order(id)
 SET o.refunded_at = $refunded_at
 RETURN o {{ {ORDER_FIELDS} }} AS order
 """
 
-READ_ORDER = f"MATCH (o:Order {{id: $id}}) RETURN o {{ {ORDER_FIELDS} }} AS order"
+READ_ORDER = f"""
+MATCH (o:Order {{id: $id}}) USING INDEX SEEK o:Order(id)
+RETURN o {{ {ORDER_FIELDS} }} AS order
+"""
 
 
 def order_from(row: dict[str, Any]) -> Order:

@@ -69,26 +69,42 @@ class TierPayoutSummary:
     """Only for the whole platform (member_id None): retained of settled, unreversed orders."""
 
 
-EXPORT = """
-MATCH (p:Payout)
-WHERE ($run_id IS NULL OR p.run_id = $run_id)
-  AND ($start IS NULL OR p.paid_at >= $start)
-  AND ($end IS NULL OR p.paid_at < $end)
+# Every ledger read starts from a named index (docs/model.md, "Query plans"): one member's lines
+# by member_id, one run's by run_id, a window on paid_at (its order's; every line has one, and
+# an open end is the widest DateTime value). Only the balances read the whole ledger, once.
+_EXPORT_LINES = """
 RETURN p.order_id AS order_id, p.member_id AS member_id, p.tier AS tier, p.kind AS kind,
        p.amount AS amount, p.reversal AS reversal, p.run_id AS run_id
 ORDER BY order_id, tier, reversal
 """
 
+EXPORT = (
+    """
+MATCH (p:Payout) USING INDEX SEEK p:Payout(paid_at)
+WHERE p.paid_at >= $start AND p.paid_at < $end
+"""
+    + _EXPORT_LINES
+)
+
+EXPORT_RUN = (
+    """
+MATCH (p:Payout) USING INDEX SEEK p:Payout(run_id)
+WHERE p.run_id = $run_id AND p.paid_at >= $start AND p.paid_at < $end
+"""
+    + _EXPORT_LINES
+)
+
+# A paid line is linked from its batch; only batches have PAYS, so the check names no label.
 BALANCES = """
 MATCH (p:Payout)
-WHERE NOT EXISTS { (:PayoutBatch)-[:PAYS]->(p) }
+WHERE NOT EXISTS { (p)<-[:PAYS]-() }
 RETURN p.member_id AS member_id, sum(p.amount) AS balance
 ORDER BY member_id
 """
 
 BALANCE = """
-MATCH (p:Payout {member_id: $member_id})
-WHERE NOT EXISTS { (:PayoutBatch)-[:PAYS]->(p) }
+MATCH (p:Payout) USING INDEX SEEK p:Payout(member_id)
+WHERE p.member_id = $member_id AND NOT EXISTS { (p)<-[:PAYS]-() }
 RETURN sum(p.amount) AS balance
 """
 
@@ -101,7 +117,7 @@ SET l.last_batch_at = datetime()
 
 OPEN_BATCH = """
 MATCH (p:Payout)
-WHERE NOT EXISTS { (:PayoutBatch)-[:PAYS]->(p) }
+WHERE NOT EXISTS { (p)<-[:PAYS]-() }
 WITH p.member_id AS member_id, collect(p) AS lines, sum(p.amount) AS balance
 WHERE balance >= $minimum
 WITH collect({member_id: member_id, lines: lines, balance: balance}) AS due
@@ -119,22 +135,21 @@ ORDER BY member_id
 """
 
 SUMMARY_MEMBER = """
-MATCH (p:Payout {member_id: $member_id})
-WHERE ($start IS NULL OR p.paid_at >= $start) AND ($end IS NULL OR p.paid_at < $end)
+MATCH (p:Payout) USING INDEX SEEK p:Payout(member_id)
+WHERE p.member_id = $member_id AND p.paid_at >= $start AND p.paid_at < $end
 RETURN p.tier AS tier, p.kind AS kind, sum(p.amount) AS amount,
        sum(CASE WHEN p.reversal THEN -1 ELSE 1 END) AS count
 """
 
 SUMMARY_PLATFORM = """
-MATCH (p:Payout)
-WHERE ($start IS NULL OR p.paid_at >= $start) AND ($end IS NULL OR p.paid_at < $end)
+MATCH (p:Payout) USING INDEX SEEK p:Payout(paid_at)
+WHERE p.paid_at >= $start AND p.paid_at < $end
 RETURN p.tier AS tier, p.kind AS kind, sum(p.amount) AS amount,
        sum(CASE WHEN p.reversal THEN -1 ELSE 1 END) AS count
 """
 
-# Bounded windows use the paid_at index; the open ends are the widest DateTime values.
 RETAINED = """
-MATCH (o:Order)
+MATCH (o:Order) USING INDEX SEEK o:Order(paid_at)
 WHERE o.paid_at >= $start AND o.paid_at < $end
   AND o.settled_run IS NOT NULL AND o.reversed_run IS NULL
 RETURN coalesce(sum(o.retained), 0) AS retained
@@ -153,7 +168,12 @@ def export_lines(
 ) -> Iterator[PayoutLine]:
     """Payouts and reversals, ordered by order, tier, payout before reversal."""
     with driver.session(database=database, default_access_mode=neo4j.READ_ACCESS) as session:
-        result = session.run(EXPORT, run_id=run_id, start=start, end=end)
+        result = session.run(
+            EXPORT if run_id is None else EXPORT_RUN,
+            run_id=run_id,
+            start=start or EARLIEST,
+            end=end or LATEST,
+        )
         for r in result:
             yield PayoutLine(**r.data())
 
@@ -203,10 +223,11 @@ async def tier_payouts(
     the paid_at of the payout's order; reversals count against the payouts they cancel."""
 
     async def work(tx: neo4j.AsyncManagedTransaction) -> TierPayoutSummary:
+        window = {"start": start or EARLIEST, "end": end or LATEST}
         if member_id is None:
-            result = await tx.run(SUMMARY_PLATFORM, start=start, end=end)
+            result = await tx.run(SUMMARY_PLATFORM, window)
         else:
-            result = await tx.run(SUMMARY_MEMBER, member_id=member_id, start=start, end=end)
+            result = await tx.run(SUMMARY_MEMBER, window, member_id=member_id)
         found = {(r["tier"], r["kind"]): r async for r in result}
         lines = tuple(
             TierKindTotal(
@@ -220,7 +241,7 @@ async def tier_payouts(
         )
         retained: int | None = None
         if member_id is None:
-            result = await tx.run(RETAINED, start=start or EARLIEST, end=end or LATEST)
+            result = await tx.run(RETAINED, window)
             record = await result.single(strict=True)
             retained = int(record["retained"])
         return TierPayoutSummary(

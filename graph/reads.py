@@ -47,15 +47,22 @@ class RecruitsPage:
     total: int
 
 
+# Every anchor names its unique index (USING INDEX SEEK): on a store sampled while empty the
+# planner was seen to scan the whole Member(id) index instead of seeking the key, and a plan
+# must not depend on the statistics (docs/model.md, "Query plans").
+
 # agent_since: the earliest gift package still held at $now (paid, and not refunded by then);
 # $now null is the database's clock, which spares the driver packing a datetime per read.
+# Nodes reached by expansion carry no label, so the planner cannot seek them by an index
+# (Order(paid_at) per member on a store sampled empty: docs/model.md, "Query plans").
 MEMBERS = """
 WITH coalesce($now, datetime()) AS now
 UNWIND $ids AS id
-MATCH (m:Member {id: id})
+MATCH (m:Member {id: id}) USING INDEX SEEK m:Member(id)
 CALL (m, now) {
-  OPTIONAL MATCH (m)-[:BOUGHT]->(o:Order {kind: 'GIFT_PACKAGE'})
-  WHERE o.paid_at <= now AND (o.refunded_at IS NULL OR o.refunded_at > now)
+  OPTIONAL MATCH (m)-[:BOUGHT]->(o)
+  WHERE o.kind = 'GIFT_PACKAGE' AND o.paid_at <= now
+    AND (o.refunded_at IS NULL OR o.refunded_at > now)
   RETURN min(o.paid_at) AS agent_since
 }
 RETURN m.id AS id, m.name AS name, m.joined_at AS joined_at,
@@ -67,14 +74,15 @@ RETURN m.id AS id, m.name AS name, m.joined_at AS joined_at,
 MEMBERS_AND_SPONSORS = """
 WITH coalesce($now, datetime()) AS now
 UNWIND $ids AS id
-MATCH (m:Member {id: id})
-OPTIONAL MATCH (m)-[:SPONSORED_BY]->(s:Member)
+MATCH (m:Member {id: id}) USING INDEX SEEK m:Member(id)
+OPTIONAL MATCH (m)-[:SPONSORED_BY]->(s)
 WITH now, collect(m) + collect(s) AS found
 UNWIND found AS m
 WITH DISTINCT m, now
 CALL (m, now) {
-  OPTIONAL MATCH (m)-[:BOUGHT]->(o:Order {kind: 'GIFT_PACKAGE'})
-  WHERE o.paid_at <= now AND (o.refunded_at IS NULL OR o.refunded_at > now)
+  OPTIONAL MATCH (m)-[:BOUGHT]->(o)
+  WHERE o.kind = 'GIFT_PACKAGE' AND o.paid_at <= now
+    AND (o.refunded_at IS NULL OR o.refunded_at > now)
   RETURN min(o.paid_at) AS agent_since
 }
 RETURN m.id AS id, m.name AS name, m.joined_at AS joined_at,
@@ -85,8 +93,8 @@ RETURN m.id AS id, m.name AS name, m.joined_at AS joined_at,
 # Walking up is a straight line (one sponsor each), so this costs at most MAX_UPLINE hops.
 UPLINES = """
 UNWIND $ids AS id
-MATCH (m:Member {id: id})
-OPTIONAL MATCH p = (m)-[:SPONSORED_BY*1..100]->(u:Member)
+MATCH (m:Member {id: id}) USING INDEX SEEK m:Member(id)
+OPTIONAL MATCH p = (m)-[:SPONSORED_BY*1..100]->(u)
 WHERE length(p) <= $max_depth
 WITH id, u, length(p) AS depth ORDER BY depth
 RETURN id, [x IN collect(u.id) WHERE x IS NOT NULL] AS upline
@@ -94,9 +102,9 @@ RETURN id, [x IN collect(u.id) WHERE x IS NOT NULL] AS upline
 
 RECRUITS = """
 UNWIND $requests AS req
-MATCH (s:Member {id: req.id})
+MATCH (s:Member {id: req.id}) USING INDEX SEEK s:Member(id)
 CALL (s, req) {
-  OPTIONAL MATCH (r:Member)-[:SPONSORED_BY]->(s)
+  OPTIONAL MATCH (r)-[:SPONSORED_BY]->(s)
   WITH r ORDER BY r.id
   WITH collect(r.id) AS recruits
   RETURN size(recruits) AS total,
@@ -108,15 +116,18 @@ RETURN req.id AS id, req.first AS first, req.after AS after, total,
 
 DOWNLINE_COUNTS = """
 UNWIND $ids AS id
-MATCH (m:Member {id: id})
-RETURN id, COUNT { (d:Member)-[:SPONSORED_BY*]->(m) } AS n
+MATCH (m:Member {id: id}) USING INDEX SEEK m:Member(id)
+RETURN id, COUNT { (d)-[:SPONSORED_BY*]->(m) } AS n
 """
 
 # Upward from each candidate: bounded by the tree's depth, never by the viewer's downline size.
+# The viewer is sought once, before the candidates: a labelled {id} node inside the check was
+# planned as a scan of the whole Member(id) index per candidate on a store sampled empty.
 WITHIN_DOWNLINE = """
+MATCH (a:Member {id: $ancestor_id}) USING INDEX SEEK a:Member(id)
 UNWIND $ids AS id
-MATCH (m:Member {id: id})
-WHERE EXISTS { (m)-[:SPONSORED_BY*0..]->(:Member {id: $ancestor_id}) }
+MATCH (m:Member {id: id}) USING INDEX SEEK m:Member(id)
+WHERE EXISTS { (m)-[:SPONSORED_BY*0..]->(a) }
 RETURN m.id AS id
 """
 

@@ -14,9 +14,12 @@
 //      or: downline cypher run cypher/analytics/fission_speed.cypher -p member_id=M1 \
 //        -p from=2026-01-01T00:00:00+08:00 -p to=2026-04-01T00:00:00+08:00 --format csv
 
-MATCH (u:Member {id: $member_id})
+// The downline is walked down from the member, sought by its key (named, so the plan does not
+// depend on the statistics); its members carry no label, so they cannot be sought by joined_at
+// once per member (docs/model.md, "Query plans").
+MATCH (u:Member {id: $member_id}) USING INDEX SEEK u:Member(id)
 CALL (u) {
-  MATCH (d:Member)-[:SPONSORED_BY*1..]->(u)
+  MATCH (d)-[:SPONSORED_BY*1..]->(u)
   WHERE d.joined_at >= datetime($from) AND d.joined_at < datetime($to)
   RETURN collect(date.truncate('week', datetime({datetime: d.joined_at, timezone: '+08:00'})))
          AS joined

@@ -15,12 +15,15 @@
 //        -p from=2026-01-01T00:00:00+08:00 -p to=2026-07-01T00:00:00+08:00 -p limit=20 --format csv
 
 // Each buyer's volume is added to every member above it (a walk up, bounded by the tree's
-// depth); members with none still rank, with 0, so ties by id hold at the bottom too.
+// depth); members with none still rank, with 0, so ties by id hold at the bottom too. The
+// window's orders come from the paid_at index, named so the plan does not depend on the
+// statistics; buyers and uplines are expanded from them, without labels.
 CALL () {
-  MATCH (b:Member)-[:BOUGHT]->(o:Order)
+  MATCH (o:Order) USING INDEX SEEK o:Order(paid_at)
   WHERE o.paid_at >= datetime($from) AND o.paid_at < datetime($to) AND o.refunded_at IS NULL
+  MATCH (b)-[:BOUGHT]->(o)
   WITH b, sum(o.amount) AS pv
-  MATCH (b)-[:SPONSORED_BY*0..]->(u:Member)
+  MATCH (b)-[:SPONSORED_BY*0..]->(u)
   RETURN u, pv AS v
   UNION ALL
   MATCH (u:Member)

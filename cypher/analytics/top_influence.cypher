@@ -17,11 +17,14 @@
 
 // floor(Σ gv_k / 2^k) = gv_0 + floor((gv_1 + floor((gv_2 + ...) / 2)) / 2): Horner from the
 // deepest level; a gap of g levels halves g times (beyond 62 halvings nothing is left).
+// The window's orders come from the paid_at index, named so the plan does not depend on the
+// statistics; buyers and uplines are expanded from them, without labels.
 CALL () {
-  MATCH (b:Member)-[:BOUGHT]->(o:Order)
+  MATCH (o:Order) USING INDEX SEEK o:Order(paid_at)
   WHERE o.paid_at >= datetime($from) AND o.paid_at < datetime($to) AND o.refunded_at IS NULL
+  MATCH (b)-[:BOUGHT]->(o)
   WITH b, sum(o.amount) AS pv
-  MATCH path = (b)-[:SPONSORED_BY*0..]->(u:Member)
+  MATCH path = (b)-[:SPONSORED_BY*0..]->(u)
   WITH u, length(path) AS k, sum(pv) AS gv
   ORDER BY k DESC
   WITH u, collect([k, gv]) AS levels

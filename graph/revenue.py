@@ -4,8 +4,14 @@ A window [start, end) splits into whole days, read from the level checkpoints, a
 partial days at its ends, read once per process and day from the orders by their ``paid_at``
 index and then cut with numpy (``DayRows``). What changed since
 the last refresh (new members, new orders, refunds) is read once per call and added in Python.
-A member whose subtree a transfer changed since the refresh, or a graph whose changes the
-watermarks cannot account for, is answered by the exact walk instead: slower, never wrong.
+A member whose subtree a transfer changed since the refresh is its numbered subtree less and
+plus the transferred members' numbered subtrees (``Delta.pieces``), each read like any other;
+only a graph whose changes the watermarks cannot account for (a back-dated order or member)
+is answered by the exact walk: slower, never wrong.
+
+Every statement here anchors on a unique key or on an index named by hint and reaches the
+rest by expanding from bound nodes, so its plan does not depend on the index statistics
+(docs/model.md, "Query plans"; tests/graph/test_rollup_plans.py).
 """
 
 from __future__ import annotations
@@ -145,6 +151,7 @@ class DeltaOrder:
     amount: int
     paid_at: datetime
     refunded: bool
+    buyer: str = ""
 
 
 @dataclass(frozen=True)
@@ -155,6 +162,52 @@ class NewMember:
     below_anchor: int  # hops from the anchor down to this member
     chain: tuple[str, ...]  # current upline ids, nearest first
     orders: tuple[tuple[int, datetime], ...]  # unrefunded (amount, paid_at)
+
+    def below(self, member_id: str) -> int | None:
+        """Hops from ``member_id`` (a member without a pre-order number) down to this member,
+        when this member is counted through the chain: not when a rolled-up member lies
+        between them (then it is counted where that member's subtree is placed)."""
+        if member_id == self.id:
+            return 0
+        if member_id not in self.chain:
+            return None
+        hops = self.chain.index(member_id) + 1
+        return hops if self.anchor is None or hops < self.below_anchor else None
+
+
+@dataclass(frozen=True)
+class Moved:
+    """A member transferred since the refresh: its subtree as the refresh numbered it, with the
+    refresh's all-time values of that subtree, and the chain it hangs from now."""
+
+    id: str
+    pre: int | None
+    last: int
+    depth: int
+    height: int
+    uplines: tuple[str, ...]  # current upline ids, nearest first
+    gv: int = 0
+    size: int = 0
+    recruits: int = 0
+    infl_num: int | None = None  # Σ_k volume_k · 2^(height − k) at the refresh
+
+    @property
+    def infl_bound(self) -> int:
+        """At least the subtree's all-time influence at the refresh."""
+        return self.gv if self.infl_num is None else -(-self.infl_num >> self.height)
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A part of a member's current subtree: the subtree ``root`` had at the refresh (its
+    pre-order range), ``shift`` levels below the member, added (``sign`` 1) or taken out (-1)."""
+
+    root: str
+    pre: int
+    last: int
+    depth: int
+    shift: int
+    sign: int
 
 
 @dataclass
@@ -167,9 +220,7 @@ class Delta:
     new_orders: list[DeltaOrder] = field(default_factory=list)
     refunds: list[DeltaOrder] = field(default_factory=list)
     new_members: list[NewMember] = field(default_factory=list)
-    moved: list[tuple[int | None, tuple[str, ...]]] = field(default_factory=list)
-    moved_gv: int = 0
-    moved_size: int = 0
+    moved: list[Moved] = field(default_factory=list)
     platform_gv: list[int] = field(default_factory=list)
     platform_n: list[int] = field(default_factory=list)
     version: str = ""
@@ -181,27 +232,51 @@ class Delta:
     max_paid_at: Any = None
     max_refunded_at: Any = None
 
-    def affected(self, member_id: str, pre: int, last: int) -> bool:
+    def affected(self, member_id: str, pre: int | None, last: int | None) -> bool:
         """Whether a transfer since the refresh moved a member into or out of this subtree."""
-        for moved_pre, uplines in self.moved:
-            if moved_pre is not None and pre < moved_pre <= last:
+        for m in self.moved:
+            if member_id in m.uplines:
                 return True
-            if member_id in uplines:
+            if m.pre is None or pre is None or last is None:
+                continue
+            if pre < m.pre <= last:
                 return True
         return False
+
+    def pieces(
+        self, member_id: str, pre: int | None, last: int | None, depth: int | None
+    ) -> list[Piece]:
+        """The member's current subtree as refresh-numbered subtrees, added and taken out.
+
+        Its own subtree as numbered, less the transferred members in it (the outermost ones),
+        plus every transferred member whose chain now passes through it, less the transferred
+        members in theirs. Nested transfers, moves and moves back all come out exact, and
+        every part is read by pre-order range: nothing is walked.
+        """
+        out: list[Piece] = []
+        if pre is not None and last is not None and depth is not None:
+            out.append(Piece(member_id, pre, last, depth, 0, 1))
+            out += self._holes(pre, last, depth, 0)
+        for m in self.moved:
+            if m.pre is None or member_id not in m.uplines:
+                continue
+            shift = m.uplines.index(member_id) + 1
+            out.append(Piece(m.id, m.pre, m.last, m.depth, shift, 1))
+            out += self._holes(m.pre, m.last, m.depth, shift)
+        return out
+
+    def _holes(self, pre: int, last: int, depth: int, shift: int) -> list[Piece]:
+        inside = [m for m in self.moved if m.pre is not None and pre < m.pre <= last]
+        return [
+            Piece(m.id, m.pre, m.last, m.depth, m.depth - depth + shift, -1)
+            for m in inside
+            if m.pre is not None
+            and not any(o.pre is not None and o.pre < m.pre <= o.last for o in inside)
+        ]
 
     @property
     def changed(self) -> bool:
         return bool(self.stale or self.new_orders or self.refunds or self.new_members or self.moved)
-
-    @property
-    def slack_gv(self) -> int:
-        """How much any member's group volume can have grown since the refresh."""
-        return (
-            sum(o.amount for o in self.new_orders if not o.refunded)
-            + sum(amount for m in self.new_members for amount, _ in m.orders)
-            + self.moved_gv
-        )
 
 
 # Everything that changed since the refresh, in one round trip: orders paid after the
@@ -214,20 +289,23 @@ WITH s, coalesce(s.max_paid_at, $epoch) AS max_paid,
      coalesce(s.max_refunded_at, $epoch) AS max_refunded,
      coalesce(s.max_joined_at, $epoch) AS max_joined
 CALL (max_paid) {
-  MATCH (o:Order) WHERE o.paid_at > max_paid
-  MATCH (b:Member)-[:BOUGHT]->(o)
+  MATCH (o:Order) USING INDEX SEEK o:Order(paid_at) WHERE o.paid_at > max_paid
+  MATCH (b)-[:BOUGHT]->(o)
   WHERE b.pre IS NOT NULL
-  RETURN collect([b.pre, b.depth, o.amount, o.paid_at, o.refunded_at IS NOT NULL]) AS new_orders
+  RETURN collect([b.pre, b.depth, o.amount, o.paid_at, o.refunded_at IS NOT NULL, b.id])
+    AS new_orders
 }
 CALL (max_paid, max_refunded) {
-  MATCH (o:Order) WHERE o.refunded_at > max_refunded AND o.paid_at <= max_paid
-  MATCH (b:Member)-[:BOUGHT]->(o)
+  MATCH (o:Order) USING INDEX SEEK o:Order(refunded_at)
+  WHERE o.refunded_at > max_refunded AND o.paid_at <= max_paid
+  MATCH (b)-[:BOUGHT]->(o)
   WHERE b.pre IS NOT NULL
   RETURN collect([b.pre, b.depth, o.amount, o.paid_at]) AS refunds
 }
 CALL (max_joined) {
-  MATCH (m:Member) WHERE m.joined_at >= max_joined AND m.pre IS NULL
-  MATCH p = (m)-[:SPONSORED_BY*0..]->(r:Member)
+  MATCH (m:Member) USING INDEX SEEK m:Member(joined_at)
+  WHERE m.joined_at >= max_joined AND m.pre IS NULL
+  MATCH p = (m)-[:SPONSORED_BY*0..]->(r)
   WHERE NOT (r)-[:SPONSORED_BY]->()
   RETURN collect({id: m.id, joined_at: m.joined_at,
                   chain: [n IN nodes(p) | [n.id, n.pre, n.depth]],
@@ -235,12 +313,13 @@ CALL (max_joined) {
                   order_total: COUNT { (m)-[:BOUGHT]->() }}) AS new_members
 }
 CALL () {
-  MATCH (m:Member) WHERE m.transferred_at IS NOT NULL
+  MATCH (m:Member) USING INDEX m:Member(transferred_at) WHERE m.transferred_at IS NOT NULL
     AND (m.rolled_transfer IS NULL OR m.rolled_transfer <> m.transferred_at)
-  MATCH p = (m)-[:SPONSORED_BY*0..]->(r:Member)
+  MATCH p = (m)-[:SPONSORED_BY*0..]->(r)
   WHERE NOT (r)-[:SPONSORED_BY]->()
-  RETURN collect({pre: m.pre, uplines: [n IN tail(nodes(p)) | n.id],
-                  gv: coalesce(m.all_gv, 0), size: coalesce(m.all_size, 0)}) AS moved
+  RETURN collect({id: m.id, pre: m.pre, last: m.last, depth: m.depth, height: m.height,
+                  uplines: [n IN tail(nodes(p)) | n.id], gv: m.all_gv, size: m.all_size,
+                  recruits: m.all_recruits, infl_num: m.infl_num}) AS moved
 }
 CALL () { MATCH (o:Order) RETURN count(o) AS orders_now }
 CALL () { MATCH (m:Member) RETURN count(m) AS members_now }
@@ -273,8 +352,10 @@ async def read_delta(tx: neo4j.AsyncManagedTransaction) -> Delta:
         for key, value in s.items()
         if key.startswith("rank_bound_")
     }
-    for pre, depth, amount, paid_at, refunded in r["new_orders"]:
-        delta.new_orders.append(DeltaOrder(pre, depth, amount, paid_at.to_native(), refunded))
+    for pre, depth, amount, paid_at, refunded, buyer in r["new_orders"]:
+        delta.new_orders.append(
+            DeltaOrder(pre, depth, amount, paid_at.to_native(), refunded, buyer)
+        )
     for pre, depth, amount, paid_at in r["refunds"]:
         delta.refunds.append(DeltaOrder(pre, depth, amount, paid_at.to_native(), True))
     new_member_orders = 0
@@ -300,9 +381,21 @@ async def read_delta(tx: neo4j.AsyncManagedTransaction) -> Delta:
             )
         )
     for m in r["moved"]:
-        delta.moved.append((m["pre"], tuple(m["uplines"])))
-        delta.moved_gv += m["gv"]
-        delta.moved_size += m["size"] + 1
+        rolled = m["pre"] is not None
+        delta.moved.append(
+            Moved(
+                id=m["id"],
+                pre=m["pre"],
+                last=m["last"] if rolled else 0,
+                depth=m["depth"] if rolled else 0,
+                height=m["height"] if rolled else 0,
+                uplines=tuple(m["uplines"]),
+                gv=m["gv"] or 0,
+                size=m["size"] or 0,
+                recruits=m["recruits"] or 0,
+                infl_num=None if m["infl_num"] is None else int(m["infl_num"]),
+            )
+        )
     # Orders recorded since with an older paid_at, or members with an older joined_at, are not
     # found by the watermarks: the counts tell, and then every answer takes the exact walk.
     if r["orders_now"] != s["orders"] + len(delta.new_orders) + new_member_orders:
@@ -315,10 +408,10 @@ async def read_delta(tx: neo4j.AsyncManagedTransaction) -> Delta:
 # One day of orders as the refresh saw them (paid up to its watermark, less the refunds it
 # had seen), placed in the rolled-up tree; later orders and refunds are the delta's.
 DAY_ORDERS = """
-MATCH (o:Order) USING INDEX o:Order(paid_at)
+MATCH (o:Order) USING INDEX SEEK o:Order(paid_at)
 WHERE o.paid_at >= $start AND o.paid_at < $end AND o.paid_at <= $max_paid
   AND (o.refunded_at IS NULL OR o.refunded_at > $max_refunded)
-MATCH (b:Member)-[:BOUGHT]->(o)
+MATCH (b)-[:BOUGHT]->(o)
 WHERE b.pre IS NOT NULL
 RETURN collect(b.pre) AS pre, collect(b.depth) AS depth, collect(o.amount) AS amount,
        collect(o.paid_at.epochSeconds * 1000000 + o.paid_at.microsecond) AS us
@@ -326,7 +419,7 @@ RETURN collect(b.pre) AS pre, collect(b.depth) AS depth, collect(o.amount) AS am
 
 # The members of one day who have a pre-order number (members joined later are the delta's).
 DAY_JOINS = """
-MATCH (m:Member) USING INDEX m:Member(joined_at)
+MATCH (m:Member) USING INDEX SEEK m:Member(joined_at)
 WHERE m.joined_at >= $start AND m.joined_at < $end AND m.pre IS NOT NULL
 RETURN collect(m.pre) AS pre, collect(m.depth) AS depth,
        collect(m.joined_at.epochSeconds * 1000000 + m.joined_at.microsecond) AS us
@@ -465,26 +558,29 @@ class EdgeRows:
         )
 
 
-# Per level below u: the two pre-order boundaries (u.last and u.pre - 1), each the nearest
-# checkpoint at or before it plus the few members between the checkpoint and the boundary.
+# Per level below u (down to the target's own max_depth): the two pre-order boundaries (u.last
+# and u.pre - 1), each the nearest checkpoint at or before it plus the few members between the
+# checkpoint and the boundary. Both are seeks named by hint, so no statistics can turn them into
+# index scans; the checkpoint is one index entry in (depth, pre) order (no sort of the level).
 LEVELS = """
 UNWIND $targets AS t
-MATCH (u:Member {id: t})
+MATCH (u:Member {id: t.id}) USING INDEX SEEK u:Member(id)
 WHERE u.pre IS NOT NULL
-WITH u, CASE WHEN $max_depth IS NULL OR $max_depth > u.height THEN u.height
-             ELSE $max_depth END AS deepest
+WITH u, CASE WHEN t.max_depth IS NULL OR t.max_depth > u.height THEN u.height
+             ELSE t.max_depth END AS deepest
 UNWIND range(0, deepest) AS k
 WITH u, k, u.depth + k AS d
 UNWIND [[u.last, 1], [u.pre - 1, -1]] AS bound
 WITH u, k, d, bound[0] AS p, bound[1] AS sign
 OPTIONAL CALL (d, p) {
-  MATCH (c:LevelMark) WHERE c.depth = d AND c.pre <= p
-  WITH c ORDER BY c.pre DESC LIMIT 1
+  MATCH (c:LevelMark) USING INDEX SEEK c:LevelMark(depth, pre) WHERE c.depth = d AND c.pre <= p
+  WITH c ORDER BY c.depth DESC, c.pre DESC LIMIT 1
   RETURN c
 }
 WITH u, k, d, p, sign, c
 OPTIONAL CALL (d, p, c) {
-  MATCH (m:Member) WHERE m.depth = d AND m.pre > c.pre AND m.pre <= p
+  MATCH (m:Member) USING INDEX SEEK m:Member(depth, pre)
+  WHERE m.depth = d AND m.pre > c.pre AND m.pre <= p
   WITH m,
        size([x IN m.pv_days WHERE x < $a]) AS ia, size([x IN m.pv_days WHERE x < $b]) AS ib
   RETURN sum(m.pv_cum[ib] - m.pv_cum[ia]) AS gv, sum(m.pv_n[ib] - m.pv_n[ia]) AS n,
@@ -504,18 +600,18 @@ RETURN u.id AS id, u.pre AS pre, u.last AS last, u.depth AS depth, k,
 
 ROLLED = """
 UNWIND $ids AS id
-MATCH (u:Member {id: id})
+MATCH (u:Member {id: id}) USING INDEX SEEK u:Member(id)
 RETURN u.id AS id, u.pre AS pre, u.last AS last, u.depth AS depth
 """
 
 # The naive walk: exact from the live graph, and the baseline the benchmark compares against.
 EXACT = """
-MATCH (u:Member {id: $id})
-MATCH p = (v:Member)-[:SPONSORED_BY*0..]->(u)
+MATCH (u:Member {id: $id}) USING INDEX SEEK u:Member(id)
+MATCH p = (v)-[:SPONSORED_BY*0..]->(u)
 WITH v, length(p) AS k
 WHERE $max_depth IS NULL OR k <= $max_depth
 OPTIONAL CALL (v) {
-  MATCH (v)-[:BOUGHT]->(o:Order)
+  MATCH (v)-[:BOUGHT]->(o)
   WHERE o.refunded_at IS NULL AND ($start IS NULL OR o.paid_at >= $start)
     AND ($end IS NULL OR o.paid_at < $end)
   RETURN sum(o.amount) AS gv, count(o) AS n
@@ -541,6 +637,87 @@ async def exact_levels(
     return levels
 
 
+class SubtreeReader:
+    """Reads rolled-up subtrees in one window: the level sums, then the partial days (read once
+    per call) and what changed since, by pre-order range."""
+
+    def __init__(self, tx: neo4j.AsyncManagedTransaction, w: Window, delta: Delta) -> None:
+        self.tx, self.w, self.delta = tx, w, delta
+        self._edges: EdgeRows | None = None
+
+    async def edges(self) -> EdgeRows:
+        if self._edges is None:
+            self._edges = await EdgeRows.read(self.tx, self.w, self.delta)
+        return self._edges
+
+    async def raw(self, caps: dict[str, int | None]) -> dict[str, tuple[Any, dict[int, Level]]]:
+        """Per member with a pre-order number: its row and its numbered subtree's levels (down
+        to its cap) as they are now, transfers aside."""
+        w = self.w
+        found: dict[str, tuple[Any, dict[int, Level]]] = {}
+        targets = [{"id": i, "max_depth": cap} for i, cap in caps.items()]
+        if not targets:
+            return found
+        for r in await _rows(self.tx, LEVELS, targets=targets, a=w.a, b=w.b, jb=w.joined_to):
+            _, levels = found.setdefault(r["id"], (r, defaultdict(Level)))
+            level = levels[r["k"]]
+            level.gv += r["gv"]
+            level.n += r["n"]
+            level.joined += r["joined"]
+            level.joined_in += r["joined_in"]
+        if not found:
+            return found
+        edges = await self.edges()
+        for member_id, (u, levels) in found.items():
+            cap = caps[member_id]
+            at = (u["pre"], u["last"], u["depth"], cap)
+            for k, (gv, n) in edges.orders.levels(*at).items():
+                levels[k].gv += gv
+                levels[k].n += n
+            for k, (joined, _) in edges.joined.levels(*at).items():
+                levels[k].joined += joined
+            for k, (joined, _) in edges.joined_in.levels(*at).items():
+                levels[k].joined_in += joined
+            _add_delta(levels, u, w, self.delta, cap)
+        return found
+
+
+def _combine(
+    pieces: list[Piece], raw: dict[str, tuple[Any, dict[int, Level]]], max_depth: int | None
+) -> dict[int, Level]:
+    levels: dict[int, Level] = defaultdict(Level)
+    for p in pieces:
+        for k, part in raw[p.root][1].items():
+            at = k + p.shift
+            if max_depth is not None and at > max_depth:
+                continue
+            level = levels[at]
+            level.gv += p.sign * part.gv
+            level.n += p.sign * part.n
+            level.joined += p.sign * part.joined
+            level.joined_in += p.sign * part.joined_in
+    return {k: v for k, v in levels.items() if (v.gv, v.n, v.joined, v.joined_in) != (0, 0, 0, 0)}
+
+
+def _add_new_members(
+    levels: dict[int, Level], member_id: str, w: Window, delta: Delta, max_depth: int | None
+) -> None:
+    """A member without a pre-order number: the new members counted through its chain."""
+    for m in delta.new_members:
+        k = m.below(member_id)
+        if k is None or (max_depth is not None and k > max_depth):
+            continue
+        level = levels.setdefault(k, Level())
+        if w.end is None or m.joined_at < w.end:
+            level.joined += 1
+        if w.contains(m.joined_at):
+            level.joined_in += 1
+        for amount, paid in m.orders:
+            if w.contains(paid):
+                level.gv += amount
+                level.n += 1
+
+
 async def subtree_levels(
     tx: neo4j.AsyncManagedTransaction,
     member_ids: Sequence[str],
@@ -552,7 +729,8 @@ async def subtree_levels(
     """Sums per depth below each existing member; members that do not exist are left out.
 
     One round trip for windows on local midnights; a partial day adds two the first time a
-    process reads its day.
+    process reads its day. A member whose subtree a transfer changed since the refresh adds
+    one: the transferred subtrees' own levels, added and taken out (``Delta.pieces``).
     """
     ids = list(dict.fromkeys(member_ids))
     out: dict[str, dict[int, Level]] = {}
@@ -561,42 +739,50 @@ async def subtree_levels(
             out[r["id"]] = await exact_levels(tx, r["id"], start, end, max_depth)
         return out
     w = Window(start, end, delta.day0, delta.days)
-    common = {"targets": ids, "max_depth": max_depth}
-    found: dict[str, Any] = {}
-    for r in await _rows(tx, LEVELS, a=w.a, b=w.b, jb=w.joined_to, **common):
-        found[r["id"]] = r
-        level = out.setdefault(r["id"], defaultdict(Level))[r["k"]]
-        level.gv += r["gv"]
-        level.n += r["n"]
-        level.joined += r["joined"]
-        level.joined_in += r["joined_in"]
-    # Members without a pre-order number (joined since the refresh) or whose subtree a transfer
-    # changed are walked exactly.
-    walk = [i for i, r in found.items() if delta.affected(i, r["pre"], r["last"])]
-    missing = [i for i in ids if i not in found]
+    reader = SubtreeReader(tx, w, delta)
+    raw = await reader.raw({i: max_depth for i in ids})
+    pieces: dict[str, list[Piece]] = {}
+    for i in ids:
+        if i in raw:
+            u = raw[i][0]
+            if delta.affected(i, u["pre"], u["last"]):
+                pieces[i] = delta.pieces(i, u["pre"], u["last"], u["depth"])
+    walk: list[str] = []
+    missing = [i for i in ids if i not in raw]
     if missing:
-        walk += [r["id"] for r in await _rows(tx, ROLLED, ids=missing)]
+        # Members joined since the refresh have no number: their subtree is the new members
+        # under them and any numbered subtree transferred under one of them.
+        joined = {m.id for m in delta.new_members}
+        for r in await _rows(tx, ROLLED, ids=missing):
+            if r["pre"] is None and r["id"] in joined:
+                pieces[r["id"]] = delta.pieces(r["id"], None, None, None)
+            else:
+                walk.append(r["id"])
+    caps: dict[str, int | None] = {}
+    for ps in pieces.values():
+        for p in ps:
+            if p.root in raw:
+                continue
+            cap = None if max_depth is None else max_depth - p.shift
+            if cap is None or cap >= 0:
+                before = caps.get(p.root, cap)
+                caps[p.root] = None if cap is None or before is None else max(cap, before)
+    raw.update(await reader.raw(caps))
+    for member_id, ps in pieces.items():
+        ps = [p for p in ps if max_depth is None or p.shift <= max_depth]
+        if any(p.root not in raw for p in ps):
+            walk.append(member_id)  # a part vanished under us: the walk is still exact
+            continue
+        levels = _combine(ps, raw, max_depth)
+        if member_id not in raw:
+            _add_new_members(levels, member_id, w, delta, max_depth)
+        out[member_id] = levels
     for member_id in walk:
         out[member_id] = await exact_levels(tx, member_id, start, end, max_depth)
-    fast = [i for i in found if i not in walk]
-    if not fast:
-        return out
-    edges = await EdgeRows.read(tx, w, delta)
-    for member_id in fast:
-        u = found[member_id]
-        levels = out[member_id]
-        at = (u["pre"], u["last"], u["depth"], max_depth)
-        for k, (gv, n) in edges.orders.levels(*at).items():
-            levels[k].gv += gv
-            levels[k].n += n
-        for k, (joined, _) in edges.joined.levels(*at).items():
-            levels[k].joined += joined
-        for k, (joined, _) in edges.joined_in.levels(*at).items():
-            levels[k].joined_in += joined
-    for member_id in fast:
-        _add_delta(out[member_id], found[member_id], w, delta, max_depth)
-        out[member_id] = {k: v for k, v in sorted(out[member_id].items())}
-    return out
+    for member_id in ids:
+        if member_id in raw and member_id not in out:
+            out[member_id] = raw[member_id][1]
+    return {i: dict(sorted(out[i].items())) for i in ids if i in out}
 
 
 def _add_delta(

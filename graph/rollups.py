@@ -5,7 +5,9 @@ What it writes (docs/model.md, "Rollups", says why):
   ``depth`` (hops below its root), ``height`` (deepest level of its subtree, relative), its own
   volume per day as sparse arrays (``pv_days``, ``pv_cum``, ``pv_n``), ``join_day``, and the
   all-time key-node metrics (``all_gv``, ``all_size``, ``all_recruits``, ``all_infl``) that the
-  rankings walk in index order;
+  rankings walk in index order, and the exact influence ``infl_num`` = Σ_k volume_k ·
+  2^(height − k) (a decimal string: it outgrows 64 bits) that lets a ranking add what changed
+  since to a member's stored value without reading its subtree;
 - ``(:LevelMark {depth, pre, gv, n, joined})`` checkpoints: every ``CHECKPOINT_EVERY``-th member
   of each tree level (in pre-order) carries, per day, the cumulative volume, order count and joins
   of all members of its level up to it. A subtree is one pre-order range per level, so a level's
@@ -80,9 +82,11 @@ class RollupReport:
 
 # One row of three lists, like the orders: a record per member costs more to decode than
 # the read. A root's sponsor is "" (collect would skip a null and misalign the lists).
+# Every member, so a label scan (named, whatever the statistics); the sponsor is reached by
+# expansion and carries no label, so it cannot be planned as a second scan and a join.
 READ_MEMBERS = """
-MATCH (m:Member)
-OPTIONAL MATCH (m)-[:SPONSORED_BY]->(s:Member)
+MATCH (m:Member) USING SCAN m:Member
+OPTIONAL MATCH (m)-[:SPONSORED_BY]->(s)
 RETURN collect(m.id) AS ids, collect(coalesce(s.id, "")) AS sponsors,
        collect(m.joined_at.epochSeconds) AS joined
 """
@@ -92,7 +96,8 @@ RETURN collect(m.id) AS ids, collect(coalesce(s.id, "")) AS sponsors,
 # grouped per buyer vs 2-3 s). A refunded order keeps its place with day -1 so the lists stay
 # aligned and still count towards the total the delta checks.
 READ_ORDERS = """
-MATCH (o:Order) WHERE o.paid_at >= $lo AND o.paid_at < $hi
+MATCH (o:Order) USING INDEX SEEK o:Order(paid_at)
+WHERE o.paid_at >= $lo AND o.paid_at < $hi
 WITH o, o.refunded_at IS NULL AS kept
 RETURN collect(o.buyer_id) AS ids,
        collect(CASE WHEN kept THEN (o.paid_at.epochSeconds + $offset) / $day ELSE -1 END) AS days,
@@ -104,11 +109,11 @@ RETURN collect(o.buyer_id) AS ids,
 # read into chunks of about ORDER_CHUNK orders.
 ORDER_SPAN = """
 CALL () {
-  MATCH (o:Order) WHERE o.paid_at IS NOT NULL
+  MATCH (o:Order) USING INDEX o:Order(paid_at) WHERE o.paid_at IS NOT NULL
   RETURN o.paid_at AS lo ORDER BY o.paid_at LIMIT 1
 }
 CALL () {
-  MATCH (o:Order) WHERE o.paid_at IS NOT NULL
+  MATCH (o:Order) USING INDEX o:Order(paid_at) WHERE o.paid_at IS NOT NULL
   RETURN o.paid_at AS hi ORDER BY o.paid_at DESC LIMIT 1
 }
 CALL () { MATCH (o:Order) RETURN count(o) AS n }
@@ -124,11 +129,13 @@ MATCH (m:Member {id: r.id})
 SET m.pre = r.pre, m.last = r.last, m.depth = r.depth, m.height = r.height,
     m.pv_days = r.pv_days, m.pv_cum = r.pv_cum, m.pv_n = r.pv_n, m.join_day = r.join_day,
     m.all_gv = r.all_gv, m.all_infl = r.all_infl, m.all_size = r.all_size,
-    m.all_recruits = r.all_recruits, m.rolled_transfer = m.transferred_at
+    m.all_recruits = r.all_recruits, m.infl_num = r.infl_num,
+    m.rolled_transfer = m.transferred_at
 """
 
 DELETE_MARKS = """
-MATCH (c:LevelMark) WHERE c.version <> $version
+MATCH (c:LevelMark) USING INDEX c:LevelMark(version)
+WHERE c.version IS NOT NULL AND c.version <> $version
 CALL (c) { DELETE c } IN TRANSACTIONS OF 10000 ROWS
 """
 
@@ -146,7 +153,11 @@ CREATE (s:RankSeries {version: $version})
 SET s += r
 """
 
-DELETE_SERIES = "MATCH (s:RankSeries) WHERE s.version <> $version DELETE s"
+DELETE_SERIES = """
+MATCH (s:RankSeries) USING INDEX s:RankSeries(version)
+WHERE s.version IS NOT NULL AND s.version <> $version
+DELETE s
+"""
 
 WRITE_STATE = """
 MERGE (s:RollupState {key: $key})
@@ -225,6 +236,13 @@ class _Ranks:
     rows: list[dict[str, Any]]
 
 
+def _sums(index: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
+    """Integer sums of ``values`` per ``index`` (fen stay int64; bincount's weights are floats)."""
+    out = np.zeros(size, dtype=np.int64)
+    np.add.at(out, index, values.astype(np.int64))
+    return out
+
+
 def _subtree_sums(tree: _Tree, values: np.ndarray) -> np.ndarray:
     """Per member, the sum of ``values`` (rows by member) over its subtree, itself included."""
     in_pre = values[tree.order]
@@ -276,13 +294,7 @@ def _rank_series(
     for j in range(m):
         month_of[months[j] : months[j + 1]] = j
     joined_month = month_of[join_day]
-    # Bincount weights are float64: exact for integer sums below 2**53 fen.
-    pv = (
-        np.bincount(member * m + month_of[day], weights=amount, minlength=n * m)
-        .round()
-        .astype(np.int64)
-        .reshape(n, m)
-    )
+    pv = _sums(member * m + month_of[day], amount, n * m).reshape(n, m)
     gv = _subtree_sums(tree, pv)
     # Influence per month in floats, only for choosing and bounding: bounds are rounded up.
     infl = pv.astype(np.float64)
@@ -438,12 +450,12 @@ def _mark_rows(
         counted = members[bucket[members] < marks]
         cells = bucket[days.member[pairs]] * span + days.day[pairs]
         size = marks * span
-        gv = np.bincount(cells, weights=days.amount[pairs], minlength=size)
-        orders = np.bincount(cells, weights=days.count[pairs], minlength=size)
+        gv = _sums(cells, days.amount[pairs], size)
+        orders = _sums(cells, days.count[pairs], size)
         joined = np.bincount(bucket[counted] * span + join_day[counted], minlength=size)
         tables = []
         for table in (gv, orders, joined):
-            grid = np.rint(table).astype(np.int64).reshape(marks, span).cumsum(0).cumsum(1)
+            grid = table.astype(np.int64).reshape(marks, span).cumsum(0).cumsum(1)
             tables.append(np.hstack([np.zeros((marks, 1), dtype=np.int64), grid]).tolist())
         pres = tree.pre[members[::CHECKPOINT_EVERY]].tolist()
         for q, pre in enumerate(pres):
@@ -549,7 +561,7 @@ def refresh(
 
     # All-time metrics: group volume by pre-order ranges, influence exactly as an integer over
     # 2^scale bottom-up (Python integers: it outgrows 64 bits).
-    pv = np.bincount(days.member, weights=days.amount, minlength=n).round().astype(np.int64)
+    pv = _sums(days.member, days.amount, n)
     gv = _subtree_sums(tree, pv)
     scale = int(tree.height.max(initial=0)) + 1
     infl: list[int] = [v << scale for v in pv.tolist()]
@@ -602,6 +614,7 @@ def refresh(
                 "join_day": join_list[i],
                 "all_gv": gv_list[i],
                 "all_infl": infl[i] >> scale,
+                "infl_num": str(infl[i] >> (scale - height[i])),
                 "all_size": size_list[i],
                 "all_recruits": recruit_list[i],
             }
@@ -611,8 +624,8 @@ def refresh(
     with driver.session(database=database) as session:
         session.run(DELETE_MARKS, version=version).consume()
 
-    platform_gv = np.bincount(days.day, weights=days.amount, minlength=span).round()
-    platform_n = np.bincount(days.day, weights=days.count, minlength=span).round()
+    platform_gv = _sums(days.day, days.amount, span)
+    platform_n = _sums(days.day, days.count, span)
     state = {
         "version": version,
         "day0": first,
@@ -622,8 +635,8 @@ def refresh(
         "max_paid_at": max_paid,
         "max_refunded_at": max_refunded,
         "max_joined_at": (datetime.fromtimestamp(int(tree.joined.max()), tz=UTC) if n else None),
-        "gv": [0, *np.cumsum(platform_gv.astype(np.int64)).tolist()],
-        "n": [0, *np.cumsum(platform_n.astype(np.int64)).tolist()],
+        "gv": [0, *np.cumsum(platform_gv).tolist()],
+        "n": [0, *np.cumsum(platform_n).tolist()],
         "checkpoint_every": CHECKPOINT_EVERY,
         "rank_months": ranks.months,
         **{f"rank_bound_{name}": bound for name, bound in ranks.bounds.items()},

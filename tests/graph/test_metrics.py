@@ -8,13 +8,24 @@ from pathlib import Path
 from typing import Any
 
 import neo4j
+import pytest
 
+from graph import metrics, revenue
 from graph.members import register_member
 from graph.metrics import MemberMetrics, Metric, member_metrics, top_members
 from graph.orders import record_order
 from graph.rollups import refresh
 from tests.graph.rollnet import Net, at
-from tests.graph.test_revenue import random_net, windows
+from tests.graph.test_revenue import (
+    CHANGES,
+    WINDOWS,
+    change,
+    deep_net,
+    random_net,
+    refuse_walk,
+    uplines,
+    windows,
+)
 
 ORDER = [Metric.DOWNLINE_SIZE, Metric.GROUP_VOLUME, Metric.RECRUITS, Metric.INFLUENCE]
 
@@ -109,3 +120,70 @@ def test_rankings_count_what_changed_since_the_refresh(
             top = arun(top_members, metric=metric, start=start, end=end, limit=4)
             want = net.ranking(index_of(metric), start, end, 4)
             assert [(m.member_id, m.value(metric)) for m in top] == want, (metric, start)
+
+
+@pytest.mark.parametrize(
+    "what, candidates",
+    [*((what, 5) for what in CHANGES), ("nested", 100), ("huge_order", 100)],
+)
+def test_rankings_after_changes_stay_exact_without_walking(
+    graph: neo4j.Driver,
+    arun: Callable[..., Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    what: str,
+    candidates: int,
+) -> None:
+    """Every metric over every kind of window, before and after one kind of change.
+
+    With 5 candidates a month most windows cannot be proven from the candidates, so the
+    rankings walk members in stored order: after the change they may walk no further than
+    before it (one batch of 20 for all-time), and compute exactly at most the members on the
+    changed chains more than before; the exact walk is never taken.
+    """
+    net = deep_net(21)
+    net.seed(graph, tmp_path)
+    refresh(graph, candidates=candidates)
+    computed: list[int] = []
+    walked: list[int] = []
+    exact = metrics._metrics
+    read = metrics._rows
+
+    async def counting(*args: Any, **kwargs: Any) -> Any:
+        found = await exact(*args, **kwargs)
+        computed[-1] += len(found)
+        return found
+
+    async def rows(tx: Any, query: str, **params: Any) -> Any:
+        found = await read(tx, query, **params)
+        if query in metrics.WALK.values():
+            walked[-1] += len(found)
+        return found
+
+    monkeypatch.setattr(metrics, "_metrics", counting)
+    monkeypatch.setattr(metrics, "_rows", rows)
+
+    def rank() -> list[tuple[int, int]]:
+        computed.clear()
+        walked.clear()
+        for start, end in WINDOWS:
+            for metric in Metric:
+                computed.append(0)
+                walked.append(0)
+                top = arun(top_members, metric=metric, start=start, end=end, limit=5)
+                want = net.ranking(index_of(metric), start, end, 5)
+                assert [(m.member_id, m.value(metric)) for m in top] == want, (metric, start)
+                for m in top:
+                    assert as_tuple(m) == net.metrics(m.member_id, start, end), (m, start)
+        return list(zip(computed, walked, strict=True))
+
+    before = rank()
+    members = change(arun, net, what)
+    chains = set(members).union(*(uplines(net, m) for m in members))
+    monkeypatch.setattr(revenue, "exact_levels", refuse_walk)
+    after = rank()
+    for (computed_before, walked_before), (computed_after, walked_after) in zip(
+        before, after, strict=True
+    ):
+        assert walked_after <= max(walked_before, 20)
+        assert computed_after <= computed_before + len(chains)

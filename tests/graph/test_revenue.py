@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import neo4j
+import pytest
 
+from graph import revenue
 from graph.members import register_member, transfer_member
 from graph.orders import refund_order
 from graph.revenue import DepthRevenue, naive_subtree_revenue, subtree_revenue
@@ -166,3 +168,151 @@ def test_random_network_matches_the_model(
     for u in rng.sample(members, 8):
         for start, end in windows(rng):
             check(arun, net, u, start, end, rng.choice([None, 0, 1, 3]))
+
+
+# What changes after a refresh, on a network whose chains run ~20 deep (the day after its last
+# order): every answer must stay exact, and none may take the exact walk (``no_walk``).
+HUGE = 99_999_999_999_999  # 999,999,999,999.99 yuan, the largest amount the API takes
+CHANGES = ["transfer", "move_back", "huge_order", "new_members", "nested"]
+WINDOWS = [
+    (None, None),
+    (at(67), at(97)),  # the last 30 days, on local midnights
+    (at(60.5), at(96.75)),  # starting and ending mid-day (18:00)
+    (at(30), at(60)),  # before every change
+]
+
+
+def deep_net(seed: int, members: int = 60, orders: int = 300) -> Net:
+    """Sponsors among the last few members: long chains and large branches."""
+    rng = random.Random(seed)
+    net = Net()
+    for i in range(members):
+        sponsor = None if i < 2 else f"M{rng.randrange(max(0, i - 5), i):02d}"
+        net.member(f"M{i:02d}", sponsor, i * 1.5 + rng.random())
+    for j in range(orders):
+        buyer = f"M{rng.randrange(members):02d}"
+        joined = (net.members[buyer][1] - at(0)).total_seconds() / 86_400
+        paid = joined + rng.random() * (95 - joined)
+        refunded = paid + rng.random() if rng.random() < 0.1 else None
+        net.order(f"O{j:03d}", buyer, rng.randrange(1, 50_000), paid, refunded)
+    return net
+
+
+def transfer(arun: Callable[..., Any], net: Net, member: str, sponsor: str, day: float) -> None:
+    arun(transfer_member, member_id=member, new_sponsor_id=sponsor, at=at(day))
+    net.members[member] = (sponsor, net.members[member][1])
+
+
+def join(arun: Callable[..., Any], net: Net, member: str, sponsor: str, day: float) -> None:
+    arun(register_member, member_id=member, name=member, joined_at=at(day), sponsor_id=sponsor)
+    net.member(member, sponsor, day)
+
+
+def uplines(net: Net, member: str) -> list[str]:
+    out: list[str] = []
+    sponsor = net.members[member][0]
+    while sponsor is not None:
+        out.append(sponsor)
+        sponsor = net.members[sponsor][0]
+    return out
+
+
+def large_branch(net: Net) -> tuple[str, str]:
+    """A member with a large downline (not a root) and a sponsor for it outside that downline,
+    as deep as possible in the other root's tree."""
+    sizes = {m: len(net.below(m)) for m in net.members}
+    moved = max((m for m, (s, _) in net.members.items() if s is not None), key=sizes.__getitem__)
+    below = net.below(moved)
+    outside = [m for m in net.members if m not in below and m != net.members[moved][0]]
+    return moved, max(outside, key=lambda m: (len(uplines(net, m)), m))
+
+
+def change(arun: Callable[..., Any], net: Net, what: str) -> list[str]:
+    """Applies one kind of change after the refresh; returns the members it concerns."""
+    moved, target = large_branch(net)
+    old_sponsor = net.members[moved][0]
+    assert old_sponsor is not None
+    leaf = max(net.members, key=lambda m: (len(uplines(net, m)), m))
+    if what == "transfer":
+        transfer(arun, net, moved, target, 96.5)
+        return [moved, target, old_sponsor]
+    if what == "move_back":
+        transfer(arun, net, moved, target, 96.5)
+        transfer(arun, net, moved, old_sponsor, 96.6)
+        return [moved, target, old_sponsor]
+    if what == "huge_order":
+        record(arun, net, "BIG", leaf, HUGE, 96.3)
+        record(arun, net, "SMALL", leaf, 19_900, 96.4)
+        kept = next(o for o, (b, _, _, r) in sorted(net.orders.items()) if r is None and b == leaf)
+        arun(refund_order, order_id=kept, refunded_at=at(96.45))
+        net.orders[kept] = (*net.orders[kept][:3], at(96.45))
+        return [leaf]
+    if what == "new_members":
+        join(arun, net, "N1", target, 96.1)
+        join(arun, net, "N2", "N1", 96.2)
+        record(arun, net, "NO1", "N1", 123_456, 96.3)
+        record(arun, net, "NO2", "N2", 7_890, 96.9)
+        # A numbered branch moved under a member the refresh never saw.
+        transfer(arun, net, moved, "N2", 97.5)
+        join(arun, net, "N3", moved, 97.6)
+        record(arun, net, "NO3", "N3", 5_000, 97.7)
+        return ["N1", "N2", "N3", moved, target, old_sponsor]
+    assert what == "nested"
+    # A branch inside the moved one leaves first; then the rest moves under that branch, and
+    # a member of the first branch comes back under the moved member.
+    inner = max(
+        (m for m in net.below(moved) if m != moved and len(net.below(m)) > 2),
+        key=lambda m: (len(net.below(m)), m),
+    )
+    transfer(arun, net, inner, target, 96.5)
+    deepest = max(net.below(inner), key=lambda m: (len(uplines(net, m)), m))
+    transfer(arun, net, moved, deepest, 96.6)
+    chain = set(uplines(net, moved))
+    inner_child = max(
+        (
+            m
+            for m in net.below(inner)
+            if m != inner and m not in chain and m not in net.below(moved)
+        ),
+        key=lambda m: (len(net.below(m)), m),
+    )
+    transfer(arun, net, inner_child, moved, 96.7)
+    record(arun, net, "IN1", inner_child, 4_321, 96.8)
+    return [moved, inner, inner_child, target, old_sponsor]
+
+
+def concerned(net: Net, members: list[str]) -> list[str]:
+    """The given members, their current chains, and a few others."""
+    out = set(members)
+    for m in members:
+        out.update(uplines(net, m))
+    return sorted(out | set(sorted(net.members)[::9]))
+
+
+def refuse_walk(*args: Any, **kwargs: Any) -> Any:
+    raise AssertionError("the exact walk was taken")
+
+
+@pytest.mark.parametrize("what", CHANGES)
+def test_changes_after_refresh_stay_exact_without_walking(
+    graph: neo4j.Driver,
+    arun: Callable[..., Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    what: str,
+) -> None:
+    net = deep_net(21)
+    net.seed(graph, tmp_path)
+    refresh(graph)
+    members = concerned(net, change(arun, net, what))
+    for u in members[:4]:
+        for start, end in WINDOWS[:2]:
+            fast = arun(subtree_revenue, member_id=u, start=start, end=end, max_depth=None)
+            slow = arun(naive_subtree_revenue, member_id=u, start=start, end=end, max_depth=None)
+            assert fast == slow, (u, start, end)
+    monkeypatch.setattr(revenue, "exact_levels", refuse_walk)
+    for i, u in enumerate(members):
+        for start, end in WINDOWS:
+            check(arun, net, u, start, end, None)
+            if i < 6:
+                check(arun, net, u, start, end, 2)

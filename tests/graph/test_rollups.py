@@ -96,3 +96,34 @@ def state(driver: neo4j.Driver) -> dict[str, object]:
     for volatile in ("version", "refreshed_at"):
         s.pop(volatile)
     return s
+
+
+def test_sums_stay_exact_beyond_float_precision(graph: neo4j.Driver, tmp_path: Path) -> None:
+    """Float weights hold integers exactly only up to 2**53 fen (~90 billion yuan)."""
+    net = Net()
+    net.member("R", None)
+    net.member("A", "R", 1)
+    net.member("B", "A", 2)
+    huge = 99_999_999_999_999
+    for i in range(91):
+        net.order(f"H{i:02d}", "B", huge, 3 + i / 100)
+    net.order("ONE", "A", 1, 3)
+    net.order("THREE", "R", 3, 3)
+    net.seed(graph, tmp_path)
+    refresh(graph)
+    total = 91 * huge + 1 + 3
+    assert total > 2**53 and float(total) != total
+    records, _, _ = graph.execute_query(
+        "MATCH (m:Member) RETURN m.id AS id, m.all_gv AS gv, m.all_infl AS infl,"
+        " m.infl_num AS num, m.height AS height"
+    )
+    got = {r["id"]: (r["gv"], r["infl"], int(r["num"]), r["height"]) for r in records}
+    # R: 3 + 1/2 + 91·huge/4 over 2^2; A: 1 + 91·huge/2 over 2^1; B: 91·huge.
+    assert got == {
+        "R": (total, (12 + 2 + 91 * huge) // 4, 12 + 2 + 91 * huge, 2),
+        "A": (91 * huge + 1, (2 + 91 * huge) // 2, 2 + 91 * huge, 1),
+        "B": (91 * huge, 91 * huge, 91 * huge, 0),
+    }
+    assert state(graph)["gv"][-1] == total
+    level_marks = marks(graph)
+    assert [m[2][-1] for m in level_marks] == [3, 1, 91 * huge]

@@ -699,6 +699,18 @@ def _combine(
     return {k: v for k, v in levels.items() if (v.gv, v.n, v.joined, v.joined_in) != (0, 0, 0, 0)}
 
 
+def _count_new_member(level: Level, m: NewMember, w: Window) -> None:
+    """A member joined since the refresh, and its orders, counted in the level it sits at."""
+    if w.end is None or m.joined_at < w.end:
+        level.joined += 1
+    if w.contains(m.joined_at):
+        level.joined_in += 1
+    for amount, paid in m.orders:
+        if w.contains(paid):
+            level.gv += amount
+            level.n += 1
+
+
 def _add_new_members(
     levels: dict[int, Level], member_id: str, w: Window, delta: Delta, max_depth: int | None
 ) -> None:
@@ -707,15 +719,7 @@ def _add_new_members(
         k = m.below(member_id)
         if k is None or (max_depth is not None and k > max_depth):
             continue
-        level = levels.setdefault(k, Level())
-        if w.end is None or m.joined_at < w.end:
-            level.joined += 1
-        if w.contains(m.joined_at):
-            level.joined_in += 1
-        for amount, paid in m.orders:
-            if w.contains(paid):
-                level.gv += amount
-                level.n += 1
+        _count_new_member(levels.setdefault(k, Level()), m, w)
 
 
 async def subtree_levels(
@@ -813,15 +817,7 @@ def _add_delta(
         k = base + m.below_anchor
         if max_depth is not None and k > max_depth:
             continue
-        level = levels[k]
-        if w.end is None or m.joined_at < w.end:
-            level.joined += 1
-        if w.contains(m.joined_at):
-            level.joined_in += 1
-        for amount, paid in m.orders:
-            if w.contains(paid):
-                level.gv += amount
-                level.n += 1
+        _count_new_member(levels[k], m, w)
 
 
 async def subtree_revenue(

@@ -294,10 +294,13 @@ def metric_values(
 
 
 def top(net: Network, metric: str, start: int | None, end: int | None, limit: int) -> list[Ranked]:
-    """The ranking ``topInfluencers`` must return: highest value first, ties by member id."""
+    """The ranking ``topInfluencers`` must return: highest value first, ties by member id; at
+    risk ranks by its exact share, the group volume, not by the rounded ppm."""
     values = metric_values(net, metric, start, end)
     as_list = values if isinstance(values, list) else values.tolist()
-    best = heapq.nsmallest(limit, range(len(as_list)), key=lambda i: (-as_list[i], net.ids[i]))
+    order = metric_values(net, "GROUP_VOLUME", start, end) if metric == "AT_RISK" else values
+    by = order if isinstance(order, list) else order.tolist()
+    best = heapq.nsmallest(limit, range(len(by)), key=lambda i: (-by[i], net.ids[i]))
     return [Ranked(net.ids[i], int(as_list[i])) for i in best]
 
 

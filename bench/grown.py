@@ -560,6 +560,9 @@ class GrownBench(Bench):
             targets: tuple[Target, ...] = ()
             target = ""
             note = "nothing to settle" if run is None else f"{run['payouts']:,} payouts"
+            if run is not None and result.get("steps"):
+                spent = ", ".join(f"{k} {v:.2f} s" for k, v in result["steps"].items())
+                note += f"; {spent}"
             if self.bulk is not None and run is not None:
                 limit = self.bulk[0] / scales.GROWN_SETTLE_SLOWER
                 targets = (Target("orders/s", per_s, limit, True, "orders/s"),)

@@ -19,16 +19,40 @@ from graph.rollups import refresh
 from graph.settlement import settle
 
 
+def step_seconds(started: float, ended: float, marks: list[tuple[float, str]]) -> dict[str, float]:
+    """Where a run's time went, from its progress messages: "prepare" up to the first (the
+    statistics, the pending count, the run record and lock), each step up to its "done", and
+    "finish" after the last (totals, lock release, the statistics again)."""
+    out: dict[str, float] = {}
+    last = started
+    for at, message in marks:
+        if message.endswith(" done"):
+            out[message.rsplit(" ", 2)[-2]] = at - last
+        elif "settling" in message:
+            out["prepare"] = at - last
+        else:
+            continue
+        last = at
+    out["finish"] = ended - last
+    return out
+
+
 def run_settle(until: str) -> dict[str, Any]:
     config = Settings.from_env()
     cutoff = parse_timestamp(until)
+    marks: list[tuple[float, str]] = []
+
+    def mark(message: str) -> None:
+        marks.append((time.perf_counter(), message))
+
     with connect(config) as driver:
         started = time.perf_counter()
-        outcome = settle(driver, cutoff=cutoff, database=config.neo4j_database)
+        outcome = settle(driver, cutoff=cutoff, database=config.neo4j_database, progress=mark)
         seconds = time.perf_counter() - started
     run = outcome.run
     return {
         "seconds": seconds,
+        "steps": step_seconds(started, started + seconds, marks),
         "pending": outcome.pending_orders,
         "run": None
         if run is None

@@ -70,6 +70,11 @@ class MemberMetrics:
             Metric.AT_RISK: self.at_risk_ppm,
         }[metric]
 
+    def rank_value(self, metric: Metric) -> int:
+        """What a ranking orders by: the value, except that at risk ranks by its exact share
+        (the group volume), not by the rounded ppm, so that equal ppm never reorders it."""
+        return self.group_volume if metric is Metric.AT_RISK else self.value(metric)
+
 
 # The stored all-time value that bounds each metric; at risk ranks as group volume does.
 STORED = {
@@ -266,7 +271,7 @@ def _stored(row: Any, platform: int) -> MemberMetrics:
 
 
 def _rank(rows: Iterable[MemberMetrics], metric: Metric, limit: int) -> list[MemberMetrics]:
-    return sorted(rows, key=lambda m: (-m.value(metric), m.member_id))[:limit]
+    return sorted(rows, key=lambda m: (-m.rank_value(metric), m.member_id))[:limit]
 
 
 def _floor(terms: Iterable[tuple[int, int]]) -> int:
@@ -561,7 +566,7 @@ class _Rises:
                 now = self.all_time(r, platform)
                 if now is not None:
                     most = min(most, now.value(unit))
-            out[r.id] = ppm(most, platform) if metric is Metric.AT_RISK else most
+            out[r.id] = most
         return out
 
 
@@ -686,7 +691,7 @@ def _reaches(last: MemberMetrics | None, metric: Metric, member_id: str, bound: 
     """Whether a member with at most ``bound`` could rank at or above ``last``."""
     if last is None:
         return True
-    value = last.value(metric)
+    value = last.rank_value(metric)
     return bound > value or (bound == value and member_id < last.member_id)
 
 
@@ -794,8 +799,7 @@ async def top_from_series(
 
     await _settle(best, pending, metric, limit, exact)
     ranked = _rank(best.values(), metric, limit)
-    bound = ppm(base, platform) if metric is Metric.AT_RISK and base >= 0 else base
-    if bound < 0 or (len(ranked) == limit and ranked[-1].value(metric) > bound):
+    if base < 0 or (len(ranked) == limit and ranked[-1].rank_value(metric) > base):
         return ranked
     return None
 
@@ -847,10 +851,8 @@ async def _all_time(
             break
         # Members further down are not risers: they have at most their stored value.
         bound = rows[-1]["v"]
-        if metric is Metric.AT_RISK:
-            bound = ppm(bound, platform)
         best = _rank(seen.values(), metric, limit)
-        if len(best) == limit and best[-1].value(metric) > bound:
+        if len(best) == limit and best[-1].rank_value(metric) > bound:
             break
         if bound == 0:
             smallest = await _rows(tx, SMALLEST_IDS, n=limit + len(seen) + len(pending))
@@ -912,10 +914,8 @@ async def _threshold(
         if rises is None:
             continue
         bound = rows[-1]["v"]
-        if metric is Metric.AT_RISK:
-            bound = ppm(bound, platform)
         best = _rank(seen.values(), metric, limit)
-        if len(best) == limit and best[-1].value(metric) > bound:
+        if len(best) == limit and best[-1].rank_value(metric) > bound:
             break
         if bound == 0:
             # Everyone further down has the value 0, so among them the smallest ids rank first.

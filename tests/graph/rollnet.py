@@ -108,8 +108,12 @@ class Net:
     def ranking(
         self, index: int, start: datetime | None, end: datetime | None, limit: int
     ) -> list[tuple[str, int]]:
-        values = [(m, self.metrics(m, start, end)[index]) for m in self.members]
-        return sorted(values, key=lambda mv: (-mv[1], mv[0]))[:limit]
+        """Highest first, ties by member id; at risk (index 4) ranks by its exact share, the
+        group volume (index 1)."""
+        by = 1 if index == 4 else index
+        rows = [(m, self.metrics(m, start, end)) for m in self.members]
+        rows.sort(key=lambda mv: (-mv[1][by], mv[0]))
+        return [(m, v[index]) for m, v in rows[:limit]]
 
     def seed(self, driver: neo4j.Driver, folder: Path) -> None:
         """Writes the CSV files and loads them the way ``downline load`` does."""

@@ -75,6 +75,36 @@ def test_ties_rank_by_member_id(
         assert [m.member_id for m in top] == ["M0", "M1"]
 
 
+def test_at_risk_ranks_by_exact_share_when_ppm_ties(
+    graph: neo4j.Driver, arun: Callable[..., Any], tmp_path: Path
+) -> None:
+    """M2's share is 1,000,005 of 10,000,000 fen and M1's 1,000,000: both 100,000 ppm once
+    rounded down, yet M2 holds more, so it ranks first, after a refresh and after a change."""
+    net = Net()
+    for m, amount in (("M1", 1_000_000), ("M2", 1_000_005), ("M3", 7_999_995)):
+        net.member(m, None)
+        net.order(f"O{m}", m, amount, 1)
+    net.seed(graph, tmp_path)
+    refresh(graph)
+
+    def ranked() -> list[tuple[str, int, int]]:
+        top = arun(top_members, metric=Metric.AT_RISK, start=None, end=None, limit=3)
+        return [(m.member_id, m.at_risk_ppm, m.group_volume) for m in top]
+
+    assert ranked() == [
+        ("M3", 799_999, 7_999_995),
+        ("M2", 100_000, 1_000_005),
+        ("M1", 100_000, 1_000_000),
+    ]
+    # A member joined since the refresh: the ranking now reads the changes, and M2 stays first.
+    arun(register_member, member_id="M4", name="n", joined_at=at(2), sponsor_id="M1")
+    assert ranked() == [
+        ("M3", 799_999, 7_999_995),
+        ("M2", 100_000, 1_000_005),
+        ("M1", 100_000, 1_000_000),
+    ]
+
+
 def test_random_network_matches_the_model(
     graph: neo4j.Driver, arun: Callable[..., Any], tmp_path: Path
 ) -> None:

@@ -6,6 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 JAR := launcher/target/neo4j-launcher-1.0.0.jar
 DASHBOARD := api/static/dist/index.html
+CYPHER_SHELL := launcher/cypher-shell/target/built
 DEMO_DIR := var/demo
 DEMO_MEMBERS ?= 10000
 
@@ -16,7 +17,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: setup dashboard run test lint types unit db-start db-stop bench clean
 
-setup: $(VENV)/.installed $(JAR) $(DASHBOARD)
+setup: $(VENV)/.installed $(JAR) $(CYPHER_SHELL) $(DASHBOARD)
 	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 
 $(VENV)/.installed: pyproject.toml
@@ -31,6 +32,10 @@ $(JAR): launcher/pom.xml $(shell find launcher/src -name '*.java')
 	@command -v mvn >/dev/null || { echo "error: mvn not found; install Maven"; exit 1; }
 	cd launcher && mvn -q -B package -DskipTests
 	touch $@
+
+# The data team's cypher-shell (graph/cyphershell.py builds it the same way on first use).
+$(CYPHER_SHELL): launcher/cypher-shell/pom.xml $(VENV)/.installed
+	$(BIN)/python -c 'from graph import cyphershell; cyphershell.build()'
 
 # The growth team's page (api/dashboard.py serves it), rebuilt when web/ changes.
 dashboard: $(DASHBOARD)
@@ -57,6 +62,7 @@ run: db-start
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 types: setup
 	$(BIN)/mypy
@@ -72,4 +78,4 @@ bench: setup
 		$(if $(GROWN),--grown,) $(if $(DAYS),--days $(DAYS),) $(if $(MUTATIONS),--mutations $(MUTATIONS),)
 
 clean:
-	rm -rf $(VENV) launcher/target var web/node_modules api/static/dist
+	rm -rf $(VENV) launcher/target launcher/cypher-shell/target var web/node_modules api/static/dist

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypedDict
 
@@ -18,7 +19,7 @@ from api import dashboard, health
 from api.auth import NOBODY, Principal, RequireToken
 from api.loaders import Context
 from api.schema import build_schema
-from downline.settings import Settings
+from contract.settings import Settings
 from graph.db import connect_async
 
 
@@ -39,7 +40,8 @@ class GraphQLApp(GraphQL[Context, None]):
         )
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) -> Starlette:
+    """The API; ``clock`` (epoch seconds) is what tokens' times are checked against."""
     secret = settings.require_jwt_secret()
     metrics = health.Metrics()
 
@@ -58,7 +60,7 @@ def create_app(settings: Settings) -> Starlette:
         allow_queries_via_get=False,
         subscription_protocols=(),
     )
-    protected = RequireToken(graphql, secret=secret, allow_ide=settings.graphiql)
+    protected = RequireToken(graphql, secret=secret, allow_ide=settings.graphiql, clock=clock)
     app = Starlette(
         routes=[
             Route("/graphql", protected, methods=["GET", "POST"]),

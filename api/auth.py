@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -61,15 +62,19 @@ def mint_token(
 
 
 @lru_cache(maxsize=TOKEN_CACHE_SIZE)
-def _verified(secret: str, token: str) -> tuple[Principal, float]:
-    """The principal and the expiry (epoch seconds) of a valid token; raises for any other.
+def _verified(secret: str, token: str) -> tuple[Principal, float, float]:
+    """The principal, issue time and expiry (epoch seconds) of a well-signed token; raises for
+    any other.
 
-    Cached: the signature and claims of a given token never change, so only its expiry needs
-    checking again (``decode_token``). Refusals raise, and are never cached.
+    Cached: the signature and claims of a given token never change, so only its times need
+    checking again (``decode_token``, against its clock). Refusals raise, and are never cached.
     """
     try:
         claims = jwt.decode(
-            token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "role"]}
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            options={"require": ["exp", "role"], "verify_exp": False, "verify_iat": False},
         )
     except jwt.PyJWTError as exc:
         raise InvalidToken(str(exc)) from exc
@@ -82,13 +87,20 @@ def _verified(secret: str, token: str) -> tuple[Principal, float]:
         raise InvalidToken("sub must be a string")
     if role is Role.MEMBER and not sub:
         raise InvalidToken("a member token needs sub")
-    return Principal(role=role, member_id=sub), float(claims["exp"])
+    try:
+        issued, expires = float(claims.get("iat", 0)), float(claims["exp"])
+    except (TypeError, ValueError) as exc:
+        raise InvalidToken("iat and exp must be numbers") from exc
+    return Principal(role=role, member_id=sub), issued, expires
 
 
 def decode_token(secret: str, token: str, now: float | None = None) -> Principal:
-    """Who a token speaks for: its signature checked once per token, its expiry every time."""
-    principal, expires = _verified(secret, token)
-    if (time.time() if now is None else now) >= expires:
+    """Who a token speaks for: its signature checked once per token, its times every time."""
+    principal, issued, expires = _verified(secret, token)
+    at = time.time() if now is None else now
+    if at < issued:
+        raise InvalidToken("The token is not yet valid (iat)")
+    if at >= expires:
         raise InvalidToken("Signature has expired")
     return principal
 
@@ -113,10 +125,18 @@ def _wants_ide(scope: Scope) -> bool:
 class RequireToken:
     """ASGI wrapper: 401 without a valid token; puts the Principal in ``scope['state']``."""
 
-    def __init__(self, app: ASGIApp, *, secret: str, allow_ide: bool) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        secret: str,
+        allow_ide: bool,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.app = app
         self.secret = secret
         self.allow_ide = allow_ide
+        self.clock = clock
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -130,7 +150,7 @@ class RequireToken:
             await _unauthorized(send, "missing bearer token")
             return
         try:
-            principal = decode_token(self.secret, token)
+            principal = decode_token(self.secret, token, now=self.clock())
         except InvalidToken:
             await _unauthorized(send, "invalid or expired token")
             return

@@ -55,7 +55,10 @@ def classify(exc: BaseException | None) -> tuple[Code, str] | None:
         return Code(exc.code), exc.message
     if isinstance(exc, TimeoutError):
         return Code.TIMEOUT, TIMEOUT_MESSAGE
-    if isinstance(exc, nx.Neo4jError) and "TransactionTimedOut" in (exc.code or ""):
+    # The server stopped the transaction at its timeout: while it ran (TransactionTimedOut) or
+    # while it waited for a lock (LockClientStopped).
+    stopped = ("TransactionTimedOut", "LockClientStopped")
+    if isinstance(exc, nx.Neo4jError) and any(c in (exc.code or "") for c in stopped):
         return Code.TIMEOUT, TIMEOUT_MESSAGE
     if isinstance(
         exc,

@@ -16,7 +16,7 @@ from strawberry.dataloader import DataLoader
 
 from api.auth import Principal
 from api.errors import forbidden
-from downline.settings import Settings
+from contract.settings import Settings
 from graph import metrics, reads
 from graph.metrics import MemberMetrics
 

@@ -102,6 +102,7 @@ class Query(GrowthQuery):
                 member_id=None if member_id is None else str(member_id),
                 start=from_,
                 end=to,
+                timeout=info.context.timeout,
                 database=info.context.database,
             )
         )
@@ -189,6 +190,7 @@ class Mutation:
                     name=input.name,
                     joined_at=input.joined_at,
                     sponsor_id=None if input.sponsor_id is None else str(input.sponsor_id),
+                    timeout=ctx.timeout,
                     database=ctx.database,
                 )
             )
@@ -211,6 +213,7 @@ class Mutation:
                     sku=input.sku,
                     amount=input.amount,
                     paid_at=input.paid_at,
+                    timeout=ctx.timeout,
                     database=ctx.database,
                 )
             )
@@ -230,7 +233,11 @@ class Mutation:
         try:
             order = await ctx.run(
                 orders.refund_order(
-                    ctx.driver, order_id=str(id), refunded_at=refunded_at, database=ctx.database
+                    ctx.driver,
+                    order_id=str(id),
+                    refunded_at=refunded_at,
+                    timeout=ctx.timeout,
+                    database=ctx.database,
                 )
             )
         except DownlineError as exc:
@@ -254,6 +261,7 @@ class Mutation:
                     member_id=str(id),
                     new_sponsor_id=str(sponsor_id),
                     at=at or datetime.now(UTC),
+                    timeout=ctx.timeout,
                     database=ctx.database,
                 )
             )
@@ -270,7 +278,11 @@ class Mutation:
         try:
             changed = await ctx.run(
                 members.set_suspended(
-                    ctx.driver, member_id=str(id), suspended=suspended, database=ctx.database
+                    ctx.driver,
+                    member_id=str(id),
+                    suspended=suspended,
+                    timeout=ctx.timeout,
+                    database=ctx.database,
                 )
             )
         except DownlineError as exc:

@@ -16,7 +16,7 @@ from strawberry.types.scalar import ScalarDefinition
 from api.errors import ApiError, Code, bad_input
 from api.limits import MAX_PAGE
 from api.loaders import Context
-from downline.money import format_yuan, parse_timestamp, parse_yuan
+from contract.money import format_yuan, parse_timestamp, parse_yuan
 from graph import metrics, orders, payouts, reads, revenue
 from graph.compliance import RECRUITING_BP, TEAM_PAY_BP
 from graph.growth import ACTIVATION_DAYS

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from downline.money import parse_yuan
+from contract.money import parse_yuan
 
 Ints = NDArray[np.int64]
 PPM = 1_000_000

@@ -61,9 +61,9 @@ from bench.run import (
     Variant,
     data_rows,
 )
-from downline.importfiles import ORDER_COLUMNS
-from downline.money import format_yuan, parse_yuan
-from downline.settings import ROOT
+from bench.scales import ROOT
+from contract.importfiles import ORDER_COLUMNS
+from contract.money import format_yuan, parse_yuan
 from graph.db import connect
 
 PLAN = ROOT / "plans" / "default.toml"

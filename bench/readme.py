@@ -42,7 +42,7 @@ from bench.report import (
     ms,
     rate,
 )
-from downline.settings import ROOT
+from bench.scales import ROOT
 
 README = ROOT / "README.md"
 RESULTS = ROOT / "bench" / "results"

@@ -47,8 +47,9 @@ from bench.report import (
     rate,
     size,
 )
-from downline.money import parse_yuan
-from downline.settings import ROOT, Settings
+from bench.scales import ROOT
+from contract.money import parse_yuan
+from contract.settings import Settings
 from graph import metrics, revenue
 from graph.db import apply_schema, clear, connect, connect_async
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from bench.report import Target
 
@@ -44,6 +45,9 @@ class Scale:
     def sized(self, members: int, orders: int) -> Scale:
         return replace(self, name=f"{members}m{orders}o", members=members, orders=orders)
 
+
+ROOT = Path(__file__).resolve().parent.parent
+"""The checkout the bench runs from: it reads plans/ and README.md and writes bench/results/."""
 
 SCALES = {
     "2k": Scale("2k", 2_000, 20_000, "1g", "512m", 30, 1.5, 2, 60, 2),

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from downline.settings import ROOT
+from bench.scales import ROOT
 from graph import server
 
 

@@ -7,7 +7,7 @@ holds everything before. An order refunded on a later day than it was paid is li
 without ``refunded_at`` and again, unchanged but for ``refunded_at``, on the day of its refund:
 the loader finds it stored and adds the refund (graph/loader.py, ``ADD_REFUNDS``). Every row of
 the network is in exactly one part, the re-listed refunds aside; headers and columns follow the
-CSV contract (downline/importfiles.py) exactly.
+CSV contract (contract/importfiles.py) exactly.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from downline.importfiles import MEMBER_COLUMNS, ORDER_COLUMNS
+from contract.importfiles import MEMBER_COLUMNS, ORDER_COLUMNS
 
 CST = timezone(timedelta(hours=8))
 FAST_SUFFIX = "+08:00"  # the demo's timestamps: their first ten characters are the local date

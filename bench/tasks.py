@@ -12,8 +12,8 @@ import json
 import time
 from typing import Any
 
-from downline.money import parse_timestamp
-from downline.settings import Settings
+from contract.money import parse_timestamp
+from contract.settings import Settings
 from graph.db import connect
 from graph.rollups import refresh
 from graph.settlement import settle
@@ -47,7 +47,14 @@ def run_settle(until: str) -> dict[str, Any]:
 
     with connect(config) as driver:
         started = time.perf_counter()
-        outcome = settle(driver, cutoff=cutoff, database=config.neo4j_database, progress=mark)
+        outcome = settle(
+            driver,
+            cutoff=cutoff,
+            database=config.neo4j_database,
+            batch=config.settle_batch,
+            parallel=config.settle_concurrency,
+            progress=mark,
+        )
         seconds = time.perf_counter() - started
     run = outcome.run
     return {

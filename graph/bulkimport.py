@@ -27,7 +27,7 @@ from typing import IO
 
 import neo4j
 
-from downline.importfiles import GoodOrder, MemberRow, ProductRow
+from contract.importfiles import GoodOrder, MemberRow, ProductRow
 from graph import server
 from graph.cypherfiles import split_statements
 from graph.db import SCHEMA_FILE

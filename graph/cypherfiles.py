@@ -9,10 +9,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import neo4j
+
+CYPHER = Path(str(files("cypher")))
+"""The shipped .cypher files: the checkout's cypher/, or the copy an install ships."""
 
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 

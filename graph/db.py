@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import neo4j
 
-from downline.settings import ROOT, Settings
-from graph.cypherfiles import run_file
+from contract.settings import Settings
+from graph.cypherfiles import CYPHER, run_file
 
-SCHEMA_FILE = ROOT / "cypher" / "schema.cypher"
+SCHEMA_FILE = CYPHER / "schema.cypher"
 
 
 def connect(settings: Settings) -> neo4j.Driver:
@@ -58,6 +59,27 @@ def clear(driver: neo4j.Driver, database: str = "neo4j") -> int:
             "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 50000 ROWS"
         ).consume()
     return int(summary.counters.nodes_deleted)
+
+
+T = TypeVar("T")
+Work = Callable[[neo4j.AsyncManagedTransaction], Awaitable[T]]
+
+
+async def read(
+    driver: neo4j.AsyncDriver, work: Work[T], *, timeout: float | None, database: str
+) -> T:
+    """Runs ``work`` in a managed read transaction that the server stops after ``timeout``
+    seconds (None: the server's default), retried by the driver on transient errors."""
+    async with driver.session(database=database) as session:
+        return await session.execute_read(neo4j.unit_of_work(timeout=timeout)(work))
+
+
+async def write(
+    driver: neo4j.AsyncDriver, work: Work[T], *, timeout: float | None, database: str
+) -> T:
+    """As ``read``, for a write: the whole of ``work`` commits or nothing does."""
+    async with driver.session(database=database) as session:
+        return await session.execute_write(neo4j.unit_of_work(timeout=timeout)(work))
 
 
 async def fetch_one(

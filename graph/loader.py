@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import neo4j
 
-from downline.importfiles import (
+from contract.importfiles import (
     Checked,
     GoodOrder,
     KnownMember,

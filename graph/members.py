@@ -11,8 +11,9 @@ from typing import Any
 
 import neo4j
 
-from downline.money import require_offset
+from contract.money import require_offset
 from graph.db import fetch_one as _one
+from graph.db import write
 from graph.errors import BadInput, Conflict, NotFound
 
 
@@ -110,6 +111,7 @@ async def register_member(
     name: str,
     joined_at: datetime,
     sponsor_id: str | None,
+    timeout: float | None = None,
     database: str = "neo4j",
 ) -> Member:
     member_id = _check_id(member_id, "member id")
@@ -144,8 +146,7 @@ async def register_member(
         assert created is not None
         return member_from(created["member"])
 
-    async with driver.session(database=database) as session:
-        return await session.execute_write(work)
+    return await write(driver, work, timeout=timeout, database=database)
 
 
 async def transfer_member(
@@ -154,6 +155,7 @@ async def transfer_member(
     member_id: str,
     new_sponsor_id: str,
     at: datetime,
+    timeout: float | None = None,
     database: str = "neo4j",
 ) -> Member:
     """An admin move of a member (and its whole downline) under a new sponsor; never a cycle."""
@@ -179,12 +181,16 @@ async def transfer_member(
         assert moved is not None
         return member_from(moved["member"])
 
-    async with driver.session(database=database) as session:
-        return await session.execute_write(work)
+    return await write(driver, work, timeout=timeout, database=database)
 
 
 async def set_suspended(
-    driver: neo4j.AsyncDriver, *, member_id: str, suspended: bool, database: str = "neo4j"
+    driver: neo4j.AsyncDriver,
+    *,
+    member_id: str,
+    suspended: bool,
+    timeout: float | None = None,
+    database: str = "neo4j",
 ) -> Member:
     async def work(tx: neo4j.AsyncManagedTransaction) -> Member:
         changed = await _one(tx, SUSPEND, id=member_id, suspended=suspended)
@@ -192,8 +198,7 @@ async def set_suspended(
             raise NotFound(f"member {member_id} does not exist")
         return member_from(changed["member"])
 
-    async with driver.session(database=database) as session:
-        return await session.execute_write(work)
+    return await write(driver, work, timeout=timeout, database=database)
 
 
 async def get_member(

@@ -8,8 +8,8 @@ from typing import Any
 
 import neo4j
 
-from downline.money import require_offset
-from graph.db import fetch_one
+from contract.money import require_offset
+from graph.db import fetch_one, write
 from graph.errors import BadInput, Conflict, NotFound
 
 KINDS = ("RETAIL", "GIFT_PACKAGE")
@@ -105,6 +105,7 @@ async def record_order(
     sku: str,
     amount: int,
     paid_at: datetime,
+    timeout: float | None = None,
     database: str = "neo4j",
 ) -> Order:
     if not order_id.strip():
@@ -146,12 +147,16 @@ async def record_order(
         assert row is not None
         return order_from(row["order"])
 
-    async with driver.session(database=database) as session:
-        return await session.execute_write(work)
+    return await write(driver, work, timeout=timeout, database=database)
 
 
 async def refund_order(
-    driver: neo4j.AsyncDriver, *, order_id: str, refunded_at: datetime, database: str = "neo4j"
+    driver: neo4j.AsyncDriver,
+    *,
+    order_id: str,
+    refunded_at: datetime,
+    timeout: float | None = None,
+    database: str = "neo4j",
 ) -> Order:
     """Records a refund; settlement turns it into reversals if the order already settled."""
     try:
@@ -172,8 +177,7 @@ async def refund_order(
         assert changed is not None
         return order_from(changed["order"])
 
-    async with driver.session(database=database) as session:
-        return await session.execute_write(work)
+    return await write(driver, work, timeout=timeout, database=database)
 
 
 async def get_order(

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 import neo4j
 
+from graph.db import read
 from graph.errors import BadInput
 
 KINDS = ("RETAIL", "GIFT_PACKAGE")
@@ -217,6 +218,7 @@ async def tier_payouts(
     member_id: str | None,
     start: datetime | None,
     end: datetime | None,
+    timeout: float | None = None,
     database: str = "neo4j",
 ) -> TierPayoutSummary:
     """Net payouts per tier and kind for one member or the whole platform, in [start, end) on
@@ -251,5 +253,4 @@ async def tier_payouts(
             platform_retained=retained,
         )
 
-    async with driver.session(database=database) as session:
-        return await session.execute_read(work)
+    return await read(driver, work, timeout=timeout, database=database)

@@ -16,15 +16,24 @@ import socket
 import subprocess
 import time
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 
 import neo4j
 from neo4j.exceptions import AuthError, ServiceUnavailable
 
-from downline.settings import ROOT
+LAUNCHER_SOURCES = Path(str(files("launcher")))
+"""The launcher's Maven project: the checkout's launcher/, or the copy an install ships."""
+JAR_NAME = "neo4j-launcher-1.0.0.jar"
 
-LAUNCHER_DIR = ROOT / "launcher"
-LAUNCHER_JAR = LAUNCHER_DIR / "target" / "neo4j-launcher-1.0.0.jar"
+
+def launcher_dir() -> Path:
+    """Where the launcher is built: in place (a checkout, or an install the user may write to),
+    else in a copy under ``$XDG_CACHE_HOME/downline/launcher`` (``~/.cache`` by default)."""
+    if os.access(LAUNCHER_SOURCES, os.W_OK):
+        return LAUNCHER_SOURCES
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "downline" / "launcher"
 
 
 # Servers started by this process, kept so they are reaped on stop (and not reported by the
@@ -100,16 +109,13 @@ def java_executable() -> str:
 
 def build_launcher(force: bool = False) -> Path:
     """Builds the launcher jar with Maven the first time, or when its sources changed."""
-    sources = [LAUNCHER_DIR / "pom.xml", *LAUNCHER_DIR.joinpath("src").rglob("*.java")]
+    sources = [LAUNCHER_SOURCES / "pom.xml", *LAUNCHER_SOURCES.joinpath("src").rglob("*.java")]
     newest = max(p.stat().st_mtime for p in sources)
-    lib = LAUNCHER_JAR.parent / "lib"
-    if (
-        not force
-        and LAUNCHER_JAR.exists()
-        and lib.is_dir()
-        and LAUNCHER_JAR.stat().st_mtime >= newest
-    ):
-        return LAUNCHER_JAR
+    where = launcher_dir()
+    jar = where / "target" / JAR_NAME
+    built = jar.exists() and (where / "target" / "lib").is_dir()
+    if not force and built and jar.stat().st_mtime >= newest:
+        return jar
     java_executable()
     mvn = shutil.which("mvn")
     if not mvn:
@@ -117,17 +123,19 @@ def build_launcher(force: bool = False) -> Path:
             "Maven was not found: install it (Debian: apt-get install maven); it builds the"
             " Neo4j launcher from Maven Central the first time"
         )
+    if where != LAUNCHER_SOURCES:
+        shutil.copytree(LAUNCHER_SOURCES, where, dirs_exist_ok=True)
     result = subprocess.run(
         [mvn, "-q", "-B", "package", "-DskipTests"],
-        cwd=LAUNCHER_DIR,
+        cwd=where,
         capture_output=True,
         text=True,
         check=False,
     )
-    if result.returncode != 0 or not LAUNCHER_JAR.exists():
+    if result.returncode != 0 or not jar.exists():
         tail = "\n".join((result.stdout + result.stderr).splitlines()[-25:])
-        raise ServerError(f"building the Neo4j launcher with Maven failed:\n{tail}")
-    return LAUNCHER_JAR
+        raise ServerError(f"building the Neo4j launcher with Maven failed in {where}:\n{tail}")
+    return jar
 
 
 def port_is_free(host: str, port: int) -> bool:

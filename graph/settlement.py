@@ -19,16 +19,16 @@ from datetime import UTC, datetime, timedelta
 import neo4j
 from neo4j.exceptions import ConstraintError
 
-from downline.money import require_offset
-from downline.settings import ROOT
+from contract.money import require_offset
+from contract.settings import Settings
 from graph import statistics
-from graph.cypherfiles import run_file
+from graph.cypherfiles import CYPHER, run_file
 from graph.errors import BadInput, Conflict
 
-SETTLEMENT_DIR = ROOT / "cypher" / "settlement"
+SETTLEMENT_DIR = CYPHER / "settlement"
 STEPS = ("payouts", "reversals")
-DEFAULT_BATCH = 5_000
-DEFAULT_CONCURRENCY = 2
+DEFAULT_BATCH = Settings().settle_batch
+DEFAULT_CONCURRENCY = Settings().settle_concurrency
 HEARTBEAT_S = 5.0
 STALE_AFTER = timedelta(seconds=60)
 HOST = socket.gethostname()
@@ -149,19 +149,6 @@ COUNT_PLANS = "MATCH (p:Plan) RETURN count(p) AS plans"
 
 def new_run_id(cutoff: datetime) -> str:
     return f"run-{cutoff.astimezone(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
-
-
-def batch_size() -> int:
-    """Orders per transaction; DOWNLINE_SETTLE_BATCH overrides it (tests make runs slow with it)."""
-    value = os.environ.get("DOWNLINE_SETTLE_BATCH", "")
-    return int(value) if value.isdigit() and int(value) > 0 else DEFAULT_BATCH
-
-
-def concurrency() -> int:
-    """Batches written at once; DOWNLINE_SETTLE_CONCURRENCY overrides it. The default is the
-    two cores of the machines we size for: batches never conflict, so each core takes one."""
-    value = os.environ.get("DOWNLINE_SETTLE_CONCURRENCY", "")
-    return int(value) if value.isdigit() and int(value) > 0 else DEFAULT_CONCURRENCY
 
 
 def _pid_alive(pid: int) -> bool:
@@ -288,9 +275,10 @@ def settle(
 ) -> SettleOutcome:
     """Settles every order settleable at ``cutoff`` and reverses orders refunded since settling.
 
-    ``batch`` orders per transaction, ``parallel`` transactions at once (by default
-    ``batch_size()`` and ``concurrency()``). Raises SettlementRefused (no plan; a cutoff before
-    the last finished run's) or SettlementBusy (a live run holds the lock), writing nothing.
+    ``batch`` orders per transaction, ``parallel`` transactions at once (Settings.settle_batch
+    and settle_concurrency; the same defaults here). Raises SettlementRefused (no plan; a cutoff
+    before the last finished run's) or SettlementBusy (a live run holds the lock), writing
+    nothing.
     The indexes are resampled before the run's statements are planned and after it wrote
     (graph/statistics.py), unless ``resample`` is False.
     """
@@ -326,8 +314,8 @@ def settle(
     params = {
         "cutoff": cutoff.isoformat(),
         "run_id": run_id,
-        "batch": batch or batch_size(),
-        "concurrency": parallel or concurrency(),
+        "batch": batch or DEFAULT_BATCH,
+        "concurrency": parallel or DEFAULT_CONCURRENCY,
     }
     try:
         run_file(driver, SETTLEMENT_DIR / "begin.cypher", params, database=database)
@@ -360,7 +348,7 @@ def settle(
     )
 
 
-RECONCILE_FILE = ROOT / "cypher" / "reconcile.cypher"
+RECONCILE_FILE = CYPHER / "reconcile.cypher"
 
 
 @dataclass(frozen=True)

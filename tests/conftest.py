@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import neo4j
 import pytest
 
-from downline.settings import Settings
+from contract.settings import Settings
 from graph import server
 from graph.db import apply_schema, clear, connect, connect_async
 from tests.stores import GrownStore, grow

@@ -4,23 +4,22 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import uvicorn
 
 from api.app import create_app
-from downline.settings import Settings
+from contract.settings import Settings
 from graph.server import free_port
 
 
 @contextmanager
-def app_url(settings: Settings) -> Iterator[str]:
-    """Serves ``create_app(settings)`` on a free loopback port; yields its base URL."""
+def app_url(settings: Settings, clock: Callable[[], float] = time.time) -> Iterator[str]:
+    """Serves ``create_app(settings, clock=clock)`` on a free loopback port; yields its URL."""
     port = free_port()
-    config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
-    )
+    app = create_app(settings, clock=clock)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import neo4j
 
+from contract.settings import Settings
 from downline.demo import write_demo_network
-from downline.settings import Settings
 from graph import rollups, statistics
 from graph.db import clear, connect_async
 from graph.loader import load

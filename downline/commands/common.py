@@ -11,7 +11,7 @@ import typer
 from neo4j.exceptions import AuthError, ServiceUnavailable
 from rich.console import Console
 
-from downline.settings import Settings, SettingsError
+from contract.settings import Settings, SettingsError
 from graph.db import connect
 
 err = Console(stderr=True, soft_wrap=True)

@@ -1,8 +1,10 @@
-"""downline cypher run: runs a .cypher file of ours, or any, the way cypher-shell would."""
+"""downline cypher run: runs a .cypher file of ours, or any, the way cypher-shell would.
+downline cypher shell: runs Neo4j's own cypher-shell, on the server the settings name."""
 
 from __future__ import annotations
 
 import csv
+import os
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -11,7 +13,9 @@ import typer
 from neo4j.exceptions import Neo4jError
 from rich.table import Table
 
-from downline.commands.common import driver, fail, out, settings
+from contract.settings import Settings
+from downline.commands.common import driver, err, fail, out, settings
+from graph import cyphershell
 from graph.cypherfiles import run_file
 
 app = typer.Typer(help="Run Cypher files.", no_args_is_help=True)
@@ -72,3 +76,81 @@ def run(
     for row in shown.rows:
         table.add_row(*("" if v is None else str(v) for v in row))
     out.print(table)
+
+
+# cypher-shell's connection options (short, then long spellings), given from the settings when
+# the user did not give them.
+_CONNECTION = (
+    ("-a", ("--address", "--uri")),
+    ("-u", ("--username",)),
+    ("-d", ("--database",)),
+    ("-p", ("--password",)),
+)
+
+
+def _given(args: list[str], short: str, longs: tuple[str, ...]) -> bool:
+    return any(
+        arg == short
+        or (arg.startswith(short) and not arg.startswith("--"))  # -abolt://...
+        or arg in longs
+        or arg.startswith(tuple(f"{name}=" for name in longs))
+        for arg in args
+    )
+
+
+def shell_invocation(
+    config: Settings, args: list[str], env: dict[str, str]
+) -> tuple[list[str], dict[str, str]]:
+    """cypher-shell's arguments and environment: the user's arguments as given, after the
+    settings' address, user and database unless the user gave their own. The password goes
+    in NEO4J_PASSWORD, which cypher-shell reads, so that it never shows in the process list.
+    """
+    own = {short: _given(args, short, longs) for short, longs in _CONNECTION}
+    head: list[str] = []
+    if not own["-a"]:
+        head += ["-a", config.neo4j_uri]
+    if not own["-u"]:
+        head += ["-u", config.neo4j_user]
+    if not own["-d"]:
+        head += ["-d", config.neo4j_database]
+    env = dict(env)
+    if not own["-p"] and config.neo4j_password:
+        env["NEO4J_PASSWORD"] = config.neo4j_password
+    return [*head, *args], env
+
+
+@app.command(
+    "shell",
+    context_settings={
+        "allow_extra_args": True,
+        "ignore_unknown_options": True,
+        # --help is cypher-shell's too: everything after 'shell' is its.
+        "help_option_names": [],
+    },
+)
+def shell(ctx: typer.Context) -> None:
+    """Runs Neo4j's cypher-shell on the server of the settings, with all arguments as given.
+
+    Address, user, database and password come from NEO4J_URI, NEO4J_USER, NEO4J_DATABASE and
+    NEO4J_PASSWORD unless given (-a, -u, -d, -p); --help is cypher-shell's. Built with Maven
+    on first use; exits with cypher-shell's exit code.
+    """
+    config = settings()
+    project = cyphershell.project_dir()
+    if not cyphershell.is_built(project):
+        err.print(
+            f"building cypher-shell {cyphershell.VERSION} with Maven in {project} (first use)",
+            highlight=False,
+        )
+    try:
+        java = cyphershell.command(project)
+    except cyphershell.CypherShellError as exc:
+        fail(str(exc))
+    args, env = shell_invocation(config, list(ctx.args), dict(os.environ))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Replaced, not a child: Ctrl-C, the terminal and the exit code are cypher-shell's own.
+    try:
+        os.execve(java[0], [*java, *args], env)
+    except OSError as exc:
+        fail(f"could not run cypher-shell ({java[0]}): {exc}")

@@ -1,11 +1,11 @@
-"""downline db start|stop|status|reset: the embedded Neo4j."""
+"""downline db start|stop|status|reset|schema: the embedded Neo4j, and the schema of any."""
 
 from __future__ import annotations
 
 import typer
 
+from contract.settings import Settings
 from downline.commands.common import driver, fail, out, settings
-from downline.settings import Settings
 from graph import server
 from graph.db import apply_schema, clear
 
@@ -82,3 +82,13 @@ def reset(yes: bool = typer.Option(False, "--yes", help="Do not ask for confirma
         deleted = clear(d, config.neo4j_database)
         apply_schema(d, config.neo4j_database)
     out.print(f"deleted {deleted} nodes; the graph is empty")
+
+
+@app.command()
+def schema() -> None:
+    """Applies the constraints and indexes to a Neo4j started elsewhere (Docker, a managed one);
+    `db start` does it for the embedded one. Safe to repeat."""
+    config = settings()
+    with driver(config) as d:
+        apply_schema(d, config.neo4j_database)
+    out.print(f"schema applied at {config.neo4j_uri}", highlight=False)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import typer
 
+from contract.money import format_yuan, parse_timestamp
 from downline.commands.common import driver, fail, out, settings
-from downline.money import format_yuan, parse_timestamp
 from graph.payouts import export_lines
 
 app = typer.Typer(help="Export data as CSV.", no_args_is_help=True)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import typer
 
+from contract.money import format_yuan, parse_yuan
 from downline.commands.common import driver, fail, out, settings
-from downline.money import format_yuan, parse_yuan
 from graph.errors import DownlineError
 from graph.payouts import open_batch
 

@@ -1,7 +1,8 @@
-"""downline plan load FILE: checks a compensation plan and stores it in the graph."""
+"""downline plan load [FILE]: checks a compensation plan and stores it in the graph."""
 
 from __future__ import annotations
 
+from importlib.resources import files
 from pathlib import Path
 
 import typer
@@ -12,9 +13,16 @@ from graph.plans import load_plans, read_plan_file, store_plan
 
 app = typer.Typer(help="Compensation plans.", no_args_is_help=True)
 
+DEFAULT_PLAN = Path(str(files("plans"))) / "default.toml"
+"""The plan shipped with Downline (plans/default.toml), for an install without a checkout."""
+
 
 @app.command("load")
-def load(file: Path = typer.Argument(..., exists=True, dir_okay=False)) -> None:
+def load(
+    file: Path = typer.Argument(
+        DEFAULT_PLAN, exists=True, dir_okay=False, help="default: the shipped default plan"
+    ),
+) -> None:
     """Validates FILE (TOML) and stores the plan; refused plans store nothing."""
     config = settings()
     try:

@@ -8,8 +8,8 @@ import typer
 import uvicorn
 
 from api.auth import Role, mint_token
+from contract.settings import Settings, SettingsError
 from downline.commands.common import fail, out, settings
-from downline.settings import Settings, SettingsError
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 

@@ -9,8 +9,8 @@ import time
 import typer
 from neo4j.exceptions import Neo4jError, ServiceUnavailable, SessionExpired
 
+from contract.money import format_yuan, parse_timestamp
 from downline.commands.common import driver, err, fail, out, settings
-from downline.money import format_yuan, parse_timestamp
 from graph.errors import DownlineError
 from graph.settlement import settle
 
@@ -36,6 +36,8 @@ def command(
                 d,
                 cutoff=cutoff,
                 database=config.neo4j_database,
+                batch=config.settle_batch,
+                parallel=config.settle_concurrency,
                 force=force,
                 progress=lambda text: err.print(text, highlight=False),
             )

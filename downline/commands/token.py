@@ -8,8 +8,8 @@ from datetime import timedelta
 import typer
 
 from api.auth import Role, mint_token
+from contract.settings import SettingsError
 from downline.commands.common import fail, out, settings
-from downline.settings import SettingsError
 
 _TTL = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}

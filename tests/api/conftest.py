@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
@@ -16,8 +16,8 @@ import pytest
 from api.auth import Principal, Role, mint_token
 from api.loaders import Context
 from api.schema import schema
-from downline.money import parse_timestamp
-from downline.settings import Settings
+from contract.money import parse_timestamp
+from contract.settings import Settings
 from graph import members, orders, products
 from graph.db import connect_async
 from tests.serving import app_url
@@ -92,8 +92,10 @@ Tree = dict[str, str | None]
 
 
 def seed(
-    settings: Settings, tree: list[tuple[str, str | None, str]], orders_: list[tuple[Any, ...]] = ()
-) -> None:  # type: ignore[assignment]
+    settings: Settings,
+    tree: list[tuple[str, str | None, str]],
+    orders_: Sequence[tuple[Any, ...]] = (),
+) -> None:
     """Members (id, sponsor, joined_at) in order, a product P1 at 1500 bp, and orders
     (id, kind, buyer, seller, amount_fen, paid_at[, refunded_at]) through the real graph code."""
 

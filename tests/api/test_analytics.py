@@ -4,6 +4,7 @@ same numbers computed in Python from the same data (domain.md's definitions)."""
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from fractions import Fraction
@@ -12,8 +13,8 @@ from typing import Any
 import neo4j
 import pytest
 
-from downline.money import format_yuan, parse_timestamp
-from downline.settings import Settings
+from contract.money import format_yuan, parse_timestamp
+from contract.settings import Settings
 from tests.api.conftest import Gql, member_principal, seed
 
 
@@ -252,7 +253,7 @@ TOP = """query ($metric: InfluenceMetric!, $from: DateTime, $to: DateTime, $limi
   topInfluencers(metric: $metric, from: $from, to: $to, limit: $limit) {
     rank value member { id } downlineSize groupVolume recruits influence atRisk } }"""
 
-SORT_KEY = {
+SORT_KEY: dict[str, tuple[str, Callable[[str | int], Fraction | int]]] = {
     "GROUP_VOLUME": ("groupVolume", lambda v: Fraction(v)),
     "DOWNLINE_SIZE": ("downlineSize", int),
     "RECRUITS": ("recruits", int),

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import neo4j
 import pytest
 
 from api.auth import InvalidToken, Role, decode_token, mint_token
-from downline.settings import Settings
+from contract.settings import Settings
 from tests.api.conftest import SECRET, seed
+from tests.serving import app_url
 
 OTHER = "another-secret-that-is-long-enough-too"
 
@@ -36,22 +37,26 @@ def test_refusals_are_not_remembered() -> None:
     # A token not valid yet (iat ahead of the clock) is refused, and accepted once it is.
     soon = datetime.now(UTC) + timedelta(seconds=2)
     token = mint_token(SECRET, role=Role.MEMBER, member_id="M1", now=soon)
-    with pytest.raises(InvalidToken):
-        decode_token(SECRET, token)
-    time.sleep(max(0.0, soon.timestamp() - time.time()) + 0.1)
-    assert decode_token(SECRET, token).member_id == "M1"
+    with pytest.raises(InvalidToken, match=r"^The token is not yet valid \(iat\)$"):
+        decode_token(SECRET, token, now=soon.timestamp() - 1)
+    assert decode_token(SECRET, token, now=soon.timestamp()).member_id == "M1"
+    with pytest.raises(InvalidToken, match=r"^Signature has expired$"):
+        decode_token(SECRET, token, now=soon.timestamp() + timedelta(hours=48).total_seconds())
 
 
 def test_over_http_a_token_is_refused_once_expired(
-    api_settings: Settings, client: httpx.Client
+    api_settings: Settings, graph: neo4j.Driver
 ) -> None:
     seed(api_settings, [("A", None, "2026-01-01T00:00:00+08:00")])
-    token = mint_token(SECRET, role=Role.ADMIN, ttl=timedelta(seconds=2))
+    issued = datetime(2026, 6, 1, tzinfo=UTC)
+    now = [issued.timestamp()]
+    token = mint_token(SECRET, role=Role.ADMIN, ttl=timedelta(seconds=2), now=issued)
     body = {"query": '{ member(id: "A") { id } }'}
     headers = {"Authorization": f"Bearer {token}"}
-    first = client.post("/graphql", json=body, headers=headers)
-    assert first.json() == {"data": {"member": {"id": "A"}}}
-    time.sleep(2.2)
-    again = client.post("/graphql", json=body, headers=headers)
+    with app_url(api_settings, clock=lambda: now[0]) as base, httpx.Client(base_url=base) as client:
+        first = client.post("/graphql", json=body, headers=headers)
+        assert first.json() == {"data": {"member": {"id": "A"}}}
+        now[0] += 2
+        again = client.post("/graphql", json=body, headers=headers)
     assert again.status_code == 401
     assert again.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"

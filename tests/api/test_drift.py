@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from api.schema import sdl
-from downline.settings import ROOT
+from tests.cli import ROOT
 
 
 def test_checked_in_schema_matches() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import neo4j
 import pytest
 
-from downline.money import format_yuan
+from contract.money import format_yuan
 from tests.api.conftest import ADMIN, ANALYST, Gql, member_principal
 from tests.graph import growthnet as gn
 from tests.graph.growthnet import Network, Payout

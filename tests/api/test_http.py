@@ -11,7 +11,7 @@ import jwt
 import pytest
 
 from api.auth import Role, mint_token
-from downline.settings import Settings
+from contract.settings import Settings
 from tests.api.conftest import SECRET, seed, serving
 
 Q = '{ member(id: "A") { id } }'

@@ -14,7 +14,7 @@ from api.auth import Role, mint_token
 from api.limits import MAX_ALIASES, MAX_DEPTH, MAX_FIELDS, MAX_TOKENS
 from api.loaders import Context
 from api.schema import build_schema
-from downline.settings import Settings
+from contract.settings import Settings
 from graph.db import connect_async
 from tests.api.conftest import ADMIN, SECRET, Gql, seed
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from downline.settings import Settings
+from contract.settings import Settings
 from tests.api.conftest import Gql, member_principal, seed
 
 # A ── B ── C

@@ -17,7 +17,7 @@ import pytest
 from api.auth import Role, mint_token
 from api.loaders import Context
 from api.schema import schema
-from downline.settings import Settings
+from contract.settings import Settings
 from graph import server
 from graph.db import connect_async
 from tests.api.conftest import ADMIN, SECRET, seed, serving

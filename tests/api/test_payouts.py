@@ -7,9 +7,10 @@ from typing import Any
 import neo4j
 import pytest
 
-from downline.money import parse_timestamp
-from downline.settings import ROOT, Settings
+from contract.money import parse_timestamp
+from contract.settings import Settings
 from tests.api.conftest import ANALYST, Gql, member_principal, seed
+from tests.cli import ROOT
 
 plans = pytest.importorskip("graph.plans")
 settlement = pytest.importorskip("graph.settlement")

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from api.types import encode_cursor
-from downline.settings import Settings
+from contract.settings import Settings
 from tests.api.conftest import ANALYST, Gql, member_principal, seed
 
 # A ── B ── D ── F
@@ -54,7 +54,7 @@ def tree(api_settings: Settings, gql: Gql) -> Gql:
 
 def ok(result: dict[str, Any]) -> dict[str, Any]:
     assert result["errors"] == [], result["errors"]
-    data = result["data"]
+    data: dict[str, Any] | None = result["data"]
     assert data is not None
     return data
 

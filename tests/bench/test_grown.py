@@ -14,9 +14,9 @@ from bench import floor, split
 from bench.grown import HUGE_FEN, Mutations, bulk_settle_rate, fen, movers, top_value
 from bench.report import Report, Row
 from bench.run import main
+from contract.money import parse_timestamp, parse_yuan
+from contract.settings import Settings
 from downline.demo import write_demo_network
-from downline.money import parse_timestamp, parse_yuan
-from downline.settings import Settings
 
 START = datetime.fromisoformat("2026-10-20T00:00:00+08:00")
 
@@ -139,6 +139,10 @@ def test_answers_are_read_in_integers_however_large() -> None:
     assert top_value("RECRUITS", "42") == 42
 
 
+def one_fen_more(driver: neo4j.Driver) -> None:
+    driver.execute_query("MATCH (o:Order) SET o.amount = o.amount + 1")
+
+
 def test_the_grown_store_end_to_end_and_a_wrong_answer_fails_it(
     settings: Settings,
     graph: neo4j.Driver,
@@ -175,9 +179,7 @@ def test_the_grown_store_end_to_end_and_a_wrong_answer_fails_it(
             "--cell-seconds",
             "0.1",
         ],
-        after_load=lambda driver: driver.execute_query(
-            "MATCH (o:Order) SET o.amount = o.amount + 1"
-        ),
+        after_load=one_fen_more,
     )
     out = capsys.readouterr().out
 

@@ -14,7 +14,7 @@ import pytest
 
 from bench.report import Target, judged
 from bench.run import main
-from downline.settings import Settings
+from contract.settings import Settings
 
 SECTIONS = {
     "data",

@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 
 from bench import split
-from downline.demo import write_demo_network
-from downline.importfiles import (
+from contract.importfiles import (
     MEMBER_COLUMNS,
     ORDER_COLUMNS,
     KnownMember,
@@ -25,6 +24,7 @@ from downline.importfiles import (
     check_orders,
     check_products,
 )
+from downline.demo import write_demo_network
 
 DAYS = 6
 

@@ -12,9 +12,9 @@ from datetime import date, datetime
 import neo4j
 import pytest
 
-from downline.settings import ROOT, Settings
+from contract.settings import Settings
 from graph.db import clear
-from tests.cli import downline
+from tests.cli import ROOT, downline
 from tests.graph import growthnet as gn
 from tests.graph.growthnet import Network, Payout
 

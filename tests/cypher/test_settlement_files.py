@@ -7,9 +7,8 @@ from pathlib import Path
 import neo4j
 import pytest
 
-from downline.settings import ROOT
 from graph.cypherfiles import parameters_of, run_file, split_statements
-from tests.cli import downline
+from tests.cli import ROOT, downline
 from tests.graph.netbuild import Ord, at, payouts, seed
 
 SETTLEMENT = sorted((ROOT / "cypher" / "settlement").glob("*.cypher"))

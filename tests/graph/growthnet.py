@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from downline.money import format_yuan, parse_yuan
-from downline.settings import Settings
+from contract.money import format_yuan, parse_yuan
+from contract.settings import Settings
 from tests.cli import downline
 
 CST = timezone(timedelta(hours=8))
@@ -213,8 +213,8 @@ def random_network(seed: int = 7, size: int = 28) -> Network:
         joined = net.joined[buyer]
         paid = joined + timedelta(hours=rng.randint(1, int((end - joined).total_seconds() // 3600)))
         how = rng.random()
-        sponsor = net.sponsor[buyer]
-        seller = buyer if how < 0.45 else (sponsor if how < 0.8 else rng.choice(members))
+        upline = net.sponsor[buyer]
+        seller = buyer if how < 0.45 else (upline if how < 0.8 else rng.choice(members))
         sku = rng.choice(["SKU1", "SKU1", "SKU2"])
         refunded = None
         if rng.random() < 0.15:

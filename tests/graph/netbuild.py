@@ -10,7 +10,7 @@ from pathlib import Path
 
 import neo4j
 
-from downline.money import format_yuan
+from contract.money import format_yuan
 from graph.loader import load
 from graph.plans import Plan, store_plan
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import neo4j
 
-from downline.money import format_yuan
+from contract.money import format_yuan
 from graph.loader import load
 from graph.orders import record_order
 

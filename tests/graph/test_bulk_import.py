@@ -13,8 +13,8 @@ from pathlib import Path
 import neo4j
 import pytest
 
+from contract.importfiles import MemberRow
 from downline.demo import write_demo_network
-from downline.importfiles import MemberRow
 from graph import server
 from graph.bulkimport import BulkImportFailed, ImportFiles, managed_server, replace_database
 from graph.db import apply_schema, clear

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import neo4j
 import pytest
 
-from downline.settings import Settings
+from contract.settings import Settings
 from graph import growth
 from graph.db import clear, connect_async
 from tests.graph import growthnet as gn

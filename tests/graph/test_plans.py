@@ -11,11 +11,10 @@ from typing import Any
 import neo4j
 import pytest
 
-from downline.settings import ROOT
 from graph.errors import Conflict
 from graph.plans import PlanRefused, load_plans, plan_from_mapping, read_plan_file, store_plan
 from graph.settlement import settle
-from tests.cli import downline
+from tests.cli import ROOT, downline
 from tests.graph.netbuild import CST, DEFAULT_PLAN, Ord, at, seed
 
 DEFAULT_FILE = ROOT / "plans" / "default.toml"

@@ -141,7 +141,7 @@ def test_levels_seek_one_checkpoint_and_a_few_members_per_level(grown_store: Gro
 
 @pytest.mark.parametrize("query", [revenue.ROLLED, revenue.EXACT], ids=["rolled", "exact"])
 def test_member_reads_start_from_the_member_key(grown_store: GrownStore, query: str) -> None:
-    params = {"ids": [grown_store.root_id], "id": grown_store.root_id}
+    params: dict[str, object] = {"ids": [grown_store.root_id], "id": grown_store.root_id}
     params |= {"start": None, "end": None, "max_depth": None}
     assert_shape(_plan(grown_store, query, params))
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import neo4j
 import pytest
 
-from downline.settings import Settings
+from contract.settings import Settings
 from graph import server
 from tests.cli import downline
 
@@ -82,7 +82,7 @@ def test_missing_maven_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "java").symlink_to(Path(server.java_executable()).resolve())
-    monkeypatch.setattr(server, "LAUNCHER_JAR", tmp_path / "absent.jar")
+    monkeypatch.setattr(server, "launcher_dir", lambda: tmp_path / "absent")
     monkeypatch.setenv("PATH", str(bin_dir))
     with pytest.raises(server.ServerError, match="Maven was not found"):
         server.build_launcher()

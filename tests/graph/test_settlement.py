@@ -10,6 +10,7 @@ from typing import Any
 import neo4j
 import pytest
 
+from contract.settings import Settings, SettingsError
 from graph.db import clear
 from graph.members import set_suspended
 from graph.orders import record_order, refund_order
@@ -17,7 +18,6 @@ from graph.plans import store_plan
 from graph.settlement import (
     DEFAULT_CONCURRENCY,
     SettlementRefused,
-    concurrency,
     read_run,
     reconcile,
     settle,
@@ -362,12 +362,17 @@ def test_concurrent_batches_pay_what_one_batch_pays(graph: neo4j.Driver, tmp_pat
     assert reconcile(graph).ok
 
 
-def test_concurrency_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DOWNLINE_SETTLE_CONCURRENCY", "3")
-    assert concurrency() == 3
-    for bad in ("0", "-1", "two", ""):
-        monkeypatch.setenv("DOWNLINE_SETTLE_CONCURRENCY", bad)
-        assert concurrency() == DEFAULT_CONCURRENCY == 2
+def test_batch_and_concurrency_come_from_the_settings() -> None:
+    config = Settings.from_env({"DOWNLINE_SETTLE_CONCURRENCY": "3", "DOWNLINE_SETTLE_BATCH": "7"})
+    assert (config.settle_concurrency, config.settle_batch) == (3, 7)
+    default = Settings.from_env({"DOWNLINE_SETTLE_CONCURRENCY": ""})
+    assert (default.settle_concurrency, default.settle_batch) == (DEFAULT_CONCURRENCY, 5_000)
+    for bad in ("0", "-1", "two", "1.5", "３"):
+        with pytest.raises(SettingsError) as refused:
+            Settings.from_env({"DOWNLINE_SETTLE_CONCURRENCY": bad})
+        assert str(refused.value) == (
+            f"DOWNLINE_SETTLE_CONCURRENCY must be a whole number of at least 1, got {bad!r}"
+        )
 
 
 def test_a_later_run_links_only_new_packages(

@@ -13,7 +13,7 @@ from pathlib import Path
 import neo4j
 import pytest
 
-from downline.settings import Settings
+from contract.settings import Settings
 from graph import server
 from graph.db import apply_schema, clear, connect
 from graph.settlement import reconcile, settle

@@ -8,25 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from playwright.sync_api import Page, sync_playwright
 from starlette.applications import Starlette
 
 from api import dashboard
-from api.app import create_app
 from api.auth import Role, mint_token
-from downline.settings import Settings
-from graph.server import free_port
+from contract.settings import Settings
 from tests.cli import ROOT, downline
 from tests.serving import app_url
 
@@ -94,8 +88,6 @@ def _seed(tmp_path: Path, env: dict[str, str]) -> None:
     for step in steps:
         done = downline(*step, env=env)
         assert done.returncode == 0, (step, done.stdout, done.stderr)
-
-
 
 
 def _column(page: Page, selector: str) -> list[str]:

@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 class SettingsError(RuntimeError):
     """A required setting is missing or malformed."""
@@ -23,13 +21,35 @@ def _bool(value: str) -> bool:
     raise SettingsError(f"expected true or false, got {value!r}")
 
 
+def _positive(env: dict[str, str], name: str, default: int) -> int:
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isascii() or not value.isdigit() or int(value) < 1:
+        raise SettingsError(f"{name} must be a whole number of at least 1, got {value!r}")
+    return int(value)
+
+
+def _seconds(env: dict[str, str], name: str, default: float) -> float:
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0 or seconds == float("inf"):
+        raise SettingsError(f"{name} must be a number of seconds above 0, got {value!r}")
+    return seconds
+
+
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     neo4j_uri: str = "bolt://127.0.0.1:7687"
     neo4j_user: str = "neo4j"
     neo4j_password: str | None = None
     neo4j_database: str = "neo4j"
-    neo4j_data_dir: Path = ROOT / "var" / "neo4j"
+    neo4j_data_dir: Path = Path("var") / "neo4j"  # relative to where downline runs
     neo4j_heap: str = "2g"
     neo4j_pagecache: str = "2g"
     query_timeout_s: float = 10.0
@@ -39,6 +59,10 @@ class Settings:
     graphiql: bool = True
     introspection: bool = True
     access_log: bool = True
+    settle_batch: int = 5_000
+    """Orders per settlement transaction (tests make runs slow and interruptible with it)."""
+    settle_concurrency: int = 2
+    """Settlement batches written at once: batches never conflict, so each core takes one."""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -53,13 +77,17 @@ class Settings:
                 neo4j_data_dir=Path(e.get("DOWNLINE_NEO4J_DIR", str(defaults.neo4j_data_dir))),
                 neo4j_heap=e.get("NEO4J_HEAP", defaults.neo4j_heap),
                 neo4j_pagecache=e.get("NEO4J_PAGECACHE", defaults.neo4j_pagecache),
-                query_timeout_s=float(e.get("DOWNLINE_QUERY_TIMEOUT", defaults.query_timeout_s)),
+                query_timeout_s=_seconds(e, "DOWNLINE_QUERY_TIMEOUT", defaults.query_timeout_s),
                 api_host=e.get("DOWNLINE_HOST", defaults.api_host),
-                api_port=int(e.get("DOWNLINE_PORT", defaults.api_port)),
+                api_port=_positive(e, "DOWNLINE_PORT", defaults.api_port),
                 jwt_secret=e.get("DOWNLINE_JWT_SECRET") or None,
                 graphiql=_bool(e.get("DOWNLINE_GRAPHIQL", "true")),
                 introspection=_bool(e.get("DOWNLINE_INTROSPECTION", "true")),
                 access_log=_bool(e.get("DOWNLINE_ACCESS_LOG", "true")),
+                settle_batch=_positive(e, "DOWNLINE_SETTLE_BATCH", defaults.settle_batch),
+                settle_concurrency=_positive(
+                    e, "DOWNLINE_SETTLE_CONCURRENCY", defaults.settle_concurrency
+                ),
             )
         except ValueError as exc:
             raise SettingsError(f"bad setting: {exc}") from exc

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from downline.money import parse_bp, parse_timestamp, parse_yuan
+from contract.money import parse_bp, parse_timestamp, parse_yuan
 
 MEMBER_COLUMNS = ("member_id", "sponsor_id", "joined_at", "name")
 PRODUCT_COLUMNS = ("sku", "name", "price", "commission_bp")

@@ -151,7 +151,11 @@ class PathCheck:
     payouts_checked: int
     max_tier: int
     violation_count: int
-    violations: list[PathViolation]
+    violations: list[PathViolation] = strawberry.field(
+        description="By order and tier: a member's first 100, the platform's first `limit`. A"
+        " member token is shown only those whose order's buyer or seller and expected member"
+        " are in its downline; violationCount counts them all."
+    )
 
     @classmethod
     def from_record(cls, r: compliance.PathCheck) -> PathCheck:
@@ -303,6 +307,7 @@ async def member_compliance(
             recruiting_bp=recruiting_bp,
             team_pay_bp=team_pay_bp,
             limit=MAX_PAGE,
+            viewer=ctx.viewer,
             database=ctx.database,
             timeout=ctx.timeout,
         )

@@ -60,10 +60,22 @@ class Context:
         if self.principal.role != "admin":
             raise forbidden("only admins may do this")
 
-    async def require_visible(self, member_id: str) -> None:
-        """A member token sees itself and its own downline; anything else is FORBIDDEN."""
+    async def require_visible(self, member_id: str, *, asked: bool = True) -> None:
+        """A member token sees itself and its own downline; anything else is FORBIDDEN.
+
+        The refusal names ``member_id`` only when the caller ``asked`` for it by that id (an
+        argument of the request); an id the graph led to (a sponsor) is never named, since it
+        may be someone outside the caller's downline."""
         if not await self.loaders.visible.load(member_id):
-            raise forbidden(f"member {member_id} is not in your downline")
+            if asked:
+                raise forbidden(f"member {member_id} is not in your downline")
+            raise forbidden("that member is not in your downline")
+
+    @property
+    def viewer(self) -> str | None:
+        """Whose downline bounds what is shown: the member of a member token ("" for a member
+        token without one: nobody's), None for staff (everything)."""
+        return None if self.principal.is_staff else (self.principal.member_id or "")
 
 
 def _grouped(keys: Sequence[K], group: Callable[[K], Any]) -> dict[Any, list[K]]:

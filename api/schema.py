@@ -13,12 +13,13 @@ from strawberry.types import Info
 from strawberry.types.nodes import SelectedField, Selection
 
 from api import limits
-from api.errors import ApiError, Code, ErrorCodes
+from api.errors import ApiError, Code, ErrorCodes, forbidden
 from api.growth import GrowthQuery
 from api.loaders import Context
 from api.types import (
     SCALARS,
     DateTime,
+    ErrorCode,
     InfluenceMetric,
     InfluencerRow,
     Member,
@@ -166,8 +167,6 @@ def _selects(info: Info[Context, None], name: str) -> bool:
 
 
 def _failed(exc: DownlineError) -> MutationError:
-    from api.types import ErrorCode
-
     return MutationError(code=ErrorCode(exc.code), message=exc.message)
 
 
@@ -177,11 +176,23 @@ class Mutation:
     async def register_member(
         self, info: Info[Context, None], input: RegisterMemberInput
     ) -> MemberResult:
+        """Authorization runs before validation, and a member token learns nothing of ids
+        outside its downline from a refusal:
+
+        1. A member token may only register its own direct recruits: ``sponsorId`` must be its
+           own id, else FORBIDDEN (naming nobody) before anything else is looked at.
+        2. The input rules (contract/rules.py): BAD_INPUT about the input alone.
+        3. The sponsor (the caller itself, for a member token): joining before it is refused.
+        4. Last, whether the id is taken. A member token is told "member id X is not available"
+           whoever holds it, so only a registration that would otherwise succeed learns that
+           an id is taken, and one that succeeds creates a member in the caller's downline.
+        """
         ctx = info.context
-        if ctx.principal.role != "admin" and (
+        member_token = ctx.principal.role != "admin"
+        if member_token and (
             input.sponsor_id is None or str(input.sponsor_id) != ctx.principal.member_id
         ):
-            ctx.require_admin()
+            raise forbidden("only admins, or a member token for its own recruits, may register")
         try:
             created = await ctx.run(
                 members.register_member(
@@ -190,10 +201,17 @@ class Mutation:
                     name=input.name,
                     joined_at=input.joined_at,
                     sponsor_id=None if input.sponsor_id is None else str(input.sponsor_id),
+                    rules=ctx.settings.rules,
                     timeout=ctx.timeout,
                     database=ctx.database,
                 )
             )
+        except members.MemberExists as exc:
+            if member_token:
+                return MutationError(
+                    code=ErrorCode.BAD_INPUT, message=f"member id {exc.member_id} is not available"
+                )
+            return _failed(exc)
         except DownlineError as exc:
             return _failed(exc)
         return await _member(info, created.id)
@@ -213,6 +231,7 @@ class Mutation:
                     sku=input.sku,
                     amount=input.amount,
                     paid_at=input.paid_at,
+                    rules=ctx.settings.rules,
                     timeout=ctx.timeout,
                     database=ctx.database,
                 )
@@ -236,6 +255,7 @@ class Mutation:
                     ctx.driver,
                     order_id=str(id),
                     refunded_at=refunded_at,
+                    rules=ctx.settings.rules,
                     timeout=ctx.timeout,
                     database=ctx.database,
                 )
@@ -261,6 +281,7 @@ class Mutation:
                     member_id=str(id),
                     new_sponsor_id=str(sponsor_id),
                     at=at or datetime.now(UTC),
+                    rules=ctx.settings.rules,
                     timeout=ctx.timeout,
                     database=ctx.database,
                 )

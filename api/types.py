@@ -206,7 +206,7 @@ class Member:
     async def sponsor(self, info: Info[Context, None]) -> Member | None:
         if self.sponsor_id is None:
             return None
-        await info.context.require_visible(self.sponsor_id)
+        await info.context.require_visible(self.sponsor_id, asked=False)
         record = await info.context.loaders.members.load(self.sponsor_id)
         return None if record is None else Member.from_record(record)
 

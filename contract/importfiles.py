@@ -14,6 +14,17 @@ from datetime import datetime
 from pathlib import Path
 
 from contract.money import parse_bp, parse_timestamp, parse_yuan
+from contract.rules import (
+    DEFAULT_RULES,
+    EARLIEST,
+    Rules,
+    check_id,
+    check_name,
+    gift_package_product,
+    is_id,
+    kind_problem,
+    shown,
+)
 
 MEMBER_COLUMNS = ("member_id", "sponsor_id", "joined_at", "name")
 PRODUCT_COLUMNS = ("sku", "name", "price", "commission_bp")
@@ -115,14 +126,35 @@ def read_values(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, lis
             yield reader.line_num, values
 
 
+def _rule(reasons: list[str], check: Callable[[str, str], object], value: str, what: str) -> None:
+    """Runs one of the contract's rules (contract/rules.py), keeping its refusal as a reason."""
+    try:
+        check(value, what)
+    except ValueError as exc:
+        reasons.append(str(exc))
+
+
+def _timestamp(text: str, what: str, rules: Rules, latest: datetime) -> datetime:
+    """ISO 8601 with an offset, within the rules' window; the refusal is prefixed with ``what``."""
+    try:
+        value = parse_timestamp(text)
+    except ValueError as exc:
+        raise ValueError(f"{what}: {exc}") from exc
+    return rules.check_time(value, what, latest=latest)
+
+
 def check_members(
-    path: Path, existing: Callable[[list[str]], Mapping[str, KnownMember]], errors: list[RowError]
+    path: Path,
+    existing: Callable[[list[str]], Mapping[str, KnownMember]],
+    errors: list[RowError],
+    rules: Rules = DEFAULT_RULES,
 ) -> tuple[list[MemberRow], dict[str, KnownMember]]:
     """Checks members.csv; returns its rows and every member the orders may refer to."""
     name = path.name
     rows: list[MemberRow] = []
     known: dict[str, KnownMember] = {}
     lines: dict[str, int] = {}
+    latest = rules.latest()
     for line, raw in read_rows(path, MEMBER_COLUMNS):
         if "__error__" in raw:
             errors.append(RowError(name, line, raw["__error__"]))
@@ -133,14 +165,17 @@ def check_members(
             reasons.append("member_id is empty")
         elif member_id in lines:
             reasons.append(f"member {member_id} appears twice (first on line {lines[member_id]})")
-        if not raw["name"]:
-            reasons.append("name is empty")
+        else:
+            _rule(reasons, check_id, member_id, "member_id")
+        if sponsor_id is not None:
+            _rule(reasons, check_id, sponsor_id, "sponsor_id")
+        _rule(reasons, check_name, raw["name"], "name")
         if sponsor_id is not None and sponsor_id == member_id:
             reasons.append(f"member {member_id} cannot sponsor itself")
         try:
-            joined_at = parse_timestamp(raw["joined_at"])
+            joined_at = _timestamp(raw["joined_at"], "joined_at", rules, latest)
         except ValueError as exc:
-            reasons.append(f"joined_at: {exc}")
+            reasons.append(str(exc))
         if reasons:
             errors.extend(RowError(name, line, r) for r in reasons)
             if member_id and member_id not in lines:
@@ -206,7 +241,10 @@ def _members_in_cycles(known: Mapping[str, KnownMember]) -> list[str]:
     return sorted(cyclic)
 
 
-def check_products(path: Path, errors: list[RowError]) -> list[ProductRow]:
+def check_products(
+    path: Path, errors: list[RowError], rules: Rules = DEFAULT_RULES
+) -> list[ProductRow]:
+    """Checks products.csv; a product whose commission_bp is 0 is a gift package."""
     name = path.name
     rows: list[ProductRow] = []
     lines: dict[str, int] = {}
@@ -220,11 +258,17 @@ def check_products(path: Path, errors: list[RowError]) -> list[ProductRow]:
             reasons.append("sku is empty")
         elif sku in lines:
             reasons.append(f"product {sku} appears twice (first on line {lines[sku]})")
+        else:
+            _rule(reasons, check_id, sku, "sku")
+        if raw["name"]:
+            _rule(reasons, check_name, raw["name"], "name")
         price = commission_bp = 0
         try:
             price = parse_yuan(raw["price"])
             if price <= 0:
                 reasons.append(f"price must be positive, got {raw['price']}")
+            elif (too_large := rules.too_large(price, "price")) is not None:
+                reasons.append(too_large)
         except ValueError as exc:
             reasons.append(f"price: {exc}")
         try:
@@ -249,11 +293,15 @@ def check_orders(
     path: Path,
     members: Mapping[str, KnownMember],
     existing: Callable[[list[str]], Mapping[str, KnownMember]],
-    skus: set[str],
+    skus: Mapping[str, int],
     errors: list[RowError],
     accept: Callable[[GoodOrder], None] | None = None,
+    rules: Rules = DEFAULT_RULES,
 ) -> int:
     """Checks orders.csv without keeping its rows (it can hold tens of millions); returns a count.
+
+    ``skus`` maps every product the orders may name to its commission_bp (0: a gift package,
+    which only a GIFT_PACKAGE order may be of; any other only a RETAIL order).
 
     Rows whose buyer or seller is in neither file are put aside and checked after one batched
     look-up of the graph, instead of one query per row. ``accept`` sees every good row, so a
@@ -269,6 +317,9 @@ def check_orders(
     fen_of: dict[str, int] = {}  # amounts repeat (one price per product): parse each text once
     fields = len(ORDER_COLUMNS)
     count = 0
+    max_fen = rules.max_amount
+    earliest, latest = EARLIEST, rules.latest()
+    gift = {sku: gift_package_product(bp) for sku, bp in skus.items()}
     for line, values in read_values(path, ORDER_COLUMNS):
         if len(values) != fields:
             errors.append(RowError(name, line, f"expected {fields} fields, got {len(values)}"))
@@ -287,15 +338,25 @@ def check_orders(
                 fen = fen_of[amount] = parse_yuan(amount)
             except ValueError:
                 fen = 0
-        good = bool(order_id) and order_id not in seen and kind in KINDS and sku in skus and fen > 0
+        good = (
+            order_id not in seen
+            and is_id(order_id)
+            and 0 < fen <= max_fen
+            and gift.get(sku) is (kind == "GIFT_PACKAGE")
+            and kind in KINDS
+        )
         if good:
             try:
                 paid = datetime.fromisoformat(paid_at)
-                good = paid.utcoffset() is not None and paid >= buyer.joined_at
+                good = (
+                    paid.utcoffset() is not None
+                    and earliest <= paid <= latest
+                    and paid >= buyer.joined_at
+                )
                 if good and refunded_at:
                     refunded = datetime.fromisoformat(refunded_at)
-                    good = refunded.utcoffset() is not None and refunded >= paid
-            except ValueError:
+                    good = refunded.utcoffset() is not None and paid <= refunded <= latest
+            except (ValueError, OverflowError):
                 good = False
         if good:
             seen.add(order_id)
@@ -303,15 +364,16 @@ def check_orders(
                 accept((order_id, kind, buyer_id, seller_id, sku, fen, paid_at, refunded_at))
             continue
         raw = dict(zip(ORDER_COLUMNS, (v.strip() for v in values), strict=True))
-        errors.extend(RowError(name, line, r) for r in _order_problems(raw, members, skus, seen))
+        reasons = _order_problems(raw, members, skus, seen, rules, latest)
+        errors.extend(RowError(name, line, r) for r in reasons)
     if deferred:
         wanted = {r["buyer_id"] for _, r in deferred} | {r["seller_id"] for _, r in deferred}
         wanted = {i.strip() for i in wanted}
-        stored = existing(sorted(i for i in wanted if i and i not in members))
+        stored = existing(sorted(i for i in wanted if is_id(i) and i not in members))
         merged = {**stored, **members}
         for line, raw in deferred:
             raw = {k: v.strip() for k, v in raw.items()}
-            problems = list(_order_problems(raw, merged, skus, seen))
+            problems = list(_order_problems(raw, merged, skus, seen, rules, latest))
             if problems:
                 errors.extend(RowError(name, line, reason) for reason in problems)
             elif accept is not None:
@@ -331,41 +393,64 @@ def check_orders(
 
 
 def _order_problems(
-    raw: dict[str, str], members: Mapping[str, KnownMember], skus: set[str], seen: set[str]
+    raw: dict[str, str],
+    members: Mapping[str, KnownMember],
+    skus: Mapping[str, int],
+    seen: set[str],
+    rules: Rules,
+    latest: datetime,
 ) -> Iterator[str]:
     order_id = raw["order_id"]
     if not order_id:
         yield "order_id is empty"
     elif order_id in seen:
         yield f"order {order_id} appears twice"
+    else:
+        try:
+            check_id(order_id, "order_id")
+        except ValueError as exc:
+            yield str(exc)
     seen.add(order_id)
     if raw["kind"] not in KINDS:
         yield f"kind must be RETAIL or GIFT_PACKAGE, got {raw['kind']!r}"
     buyer = members.get(raw["buyer_id"])
     if buyer is None:
-        yield f"buyer {raw['buyer_id'] or '(empty)'} does not exist"
+        yield f"buyer {shown_id(raw['buyer_id'])} does not exist"
     if raw["seller_id"] and raw["seller_id"] not in members:
-        yield f"seller {raw['seller_id']} does not exist"
-    if raw["sku"] not in skus:
-        yield f"product {raw['sku'] or '(empty)'} does not exist"
+        yield f"seller {shown_id(raw['seller_id'])} does not exist"
+    commission_bp = skus.get(raw["sku"])
+    if commission_bp is None:
+        yield f"product {shown_id(raw['sku'])} does not exist"
+    elif raw["kind"] in KINDS:
+        problem = kind_problem(order_id, raw["kind"], raw["sku"], commission_bp)
+        if problem is not None:
+            yield problem
     try:
-        if parse_yuan(raw["amount"]) <= 0:
+        fen = parse_yuan(raw["amount"])
+        if fen <= 0:
             yield f"amount must be a positive number of fen, got {raw['amount']}"
+        elif (too_large := rules.too_large(fen)) is not None:
+            yield too_large
     except ValueError as exc:
         yield f"amount: {exc}"
     try:
-        paid_at = parse_timestamp(raw["paid_at"])
+        paid_at = _timestamp(raw["paid_at"], "paid_at", rules, latest)
     except ValueError as exc:
-        yield f"paid_at: {exc}"
+        yield str(exc)
         return
     if buyer is not None and paid_at < buyer.joined_at:
         yield f"order {order_id} is paid before its buyer {raw['buyer_id']} joined"
     if raw["refunded_at"]:
         try:
-            if parse_timestamp(raw["refunded_at"]) < paid_at:
+            if _timestamp(raw["refunded_at"], "refunded_at", rules, latest) < paid_at:
                 yield f"order {order_id} is refunded before it was paid"
         except ValueError as exc:
-            yield f"refunded_at: {exc}"
+            yield str(exc)
+
+
+def shown_id(value: str) -> str:
+    """An id as a message names it: as written when it is a well-formed id, else quoted."""
+    return value if is_id(value) else (shown(value) if value else "(empty)")
 
 
 def order_rows(path: Path) -> Iterator[OrderRow]:

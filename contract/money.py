@@ -7,14 +7,17 @@ only place text becomes money, so no float ever touches it.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 
-_YUAN = re.compile(r"^(-?)(\d{1,12})(?:\.(\d{1,2}))?$")
+# ASCII digits only: \d alone also takes Arabic-Indic, fullwidth and Devanagari digits, which
+# int() reads as the same number. fullmatch, because $ also matches before a final newline.
+_YUAN = re.compile(r"(-?)([0-9]{1,12})(?:\.([0-9]{1,2}))?")
 
 
 def parse_yuan(text: str) -> int:
-    """'399', '399.5', '399.50' -> 39950 fen; refuses more than 2 decimals, signs, exponents."""
-    match = _YUAN.match(text.strip())
+    """'399', '399.5', '399.50' -> 39950 fen; refuses more than 2 decimals, exponents, spaces
+    and digits other than ASCII's."""
+    match = _YUAN.fullmatch(text)
     if not match:
         raise ValueError(f"{text!r} is not an amount in yuan with at most 2 decimals")
     sign, whole, frac = match.groups()
@@ -31,7 +34,7 @@ def format_yuan(fen: int) -> str:
 
 def parse_bp(text: str) -> int:
     value = text.strip()
-    if not value.isdigit():
+    if not value.isascii() or not value.isdigit():
         raise ValueError(f"{text!r} is not a whole number of basis points")
     bp = int(value)
     if bp > 10_000:
@@ -40,12 +43,17 @@ def parse_bp(text: str) -> int:
 
 
 def parse_timestamp(text: str) -> datetime:
-    """ISO 8601 with a UTC offset; a timestamp without one is refused, never guessed."""
+    """ISO 8601 with a UTC offset; a timestamp without one is refused, never guessed, and so is
+    one outside what UTC can hold (0001-01-01T00:00:00+14:00 is in year 0 there)."""
     try:
-        value = datetime.fromisoformat(text.strip())
+        value = datetime.fromisoformat(text)
     except ValueError as exc:
         raise ValueError(f"{text!r} is not an ISO 8601 timestamp") from exc
     require_offset(value, text)
+    try:
+        value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError(f"{text!r} is out of range (years 1-9999 in UTC)") from exc
     return value
 
 

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from contract.money import format_yuan, parse_yuan
+from contract.rules import MAX_AMOUNT, Rules
+
 
 class SettingsError(RuntimeError):
     """A required setting is missing or malformed."""
@@ -43,6 +46,22 @@ def _seconds(env: dict[str, str], name: str, default: float) -> float:
     return seconds
 
 
+def _yuan(env: dict[str, str], name: str, default: int) -> int:
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        fen = parse_yuan(value)
+    except ValueError:
+        fen = 0
+    if not 0 < fen <= MAX_AMOUNT:
+        raise SettingsError(
+            f"{name} must be an amount in yuan above 0 and at most {format_yuan(MAX_AMOUNT)},"
+            f" got {value!r}"
+        )
+    return fen
+
+
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     neo4j_uri: str = "bolt://127.0.0.1:7687"
@@ -63,6 +82,8 @@ class Settings:
     """Orders per settlement transaction (tests make runs slow and interruptible with it)."""
     settle_concurrency: int = 2
     """Settlement batches written at once: batches never conflict, so each core takes one."""
+    max_order_amount: int = MAX_AMOUNT
+    """The largest order amount (and product price) a write accepts, in fen."""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -88,9 +109,15 @@ class Settings:
                 settle_concurrency=_positive(
                     e, "DOWNLINE_SETTLE_CONCURRENCY", defaults.settle_concurrency
                 ),
+                max_order_amount=_yuan(e, "DOWNLINE_MAX_ORDER_AMOUNT", defaults.max_order_amount),
             )
         except ValueError as exc:
             raise SettingsError(f"bad setting: {exc}") from exc
+
+    @property
+    def rules(self) -> Rules:
+        """The input rules of this deployment (contract/rules.py)."""
+        return Rules(max_amount=self.max_order_amount)
 
     @property
     def bolt_port(self) -> int:

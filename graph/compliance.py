@@ -178,23 +178,37 @@ RETURN size(rows) AS flagged, rows[..$limit] AS rows
 
 # Walking up from the order's first tier costs two hops per payout. The check reads today's
 # tree: a payout made before an admin transfer of its chain is reported, and worth a look.
+# With a $viewer (a member token's member), a violation is listed only when it names nobody
+# outside the viewer's downline: its order's buyer or seller and the member the rules now put
+# at its tier are the viewer or below it (a walk up from each, bounded by the tree's depth, and
+# only for the few payouts in violation: CASE evaluates one branch). It is still counted.
 _PATH_CHECK = """
   AND NOT p.reversal
 OPTIONAL MATCH (o:Order {id: p.order_id}) USING INDEX SEEK o:Order(id)
 OPTIONAL MATCH (o)<-[:SOLD]-(seller)
-OPTIONAL MATCH (o)<-[:BOUGHT]-()-[:SPONSORED_BY]->(sponsor)
-WITH p, CASE p.kind WHEN 'GIFT_PACKAGE' THEN sponsor ELSE seller END AS first
+OPTIONAL MATCH (o)<-[:BOUGHT]-(buyer)
+OPTIONAL MATCH (buyer)-[:SPONSORED_BY]->(sponsor)
+WITH p, buyer, seller, CASE p.kind WHEN 'GIFT_PACKAGE' THEN sponsor ELSE seller END AS first
 OPTIONAL MATCH (first)-[:SPONSORED_BY]->(second)
 OPTIONAL MATCH (second)-[:SPONSORED_BY]->(third)
-WITH p, CASE WHEN p.tier IN [1, 2, 3] THEN [first, second, third][p.tier - 1].id END AS expected
-WITH p, expected,
+WITH p, buyer, seller,
+     CASE WHEN p.tier IN [1, 2, 3] THEN [first, second, third][p.tier - 1] END AS at_tier
+WITH p, buyer, seller, at_tier,
      CASE WHEN NOT coalesce(p.tier IN [1, 2, 3], false) THEN 'tier'
-          WHEN expected IS NULL OR expected <> p.member_id THEN 'path' END AS reason
+          WHEN at_tier IS NULL OR at_tier.id <> p.member_id THEN 'path' END AS reason
+WITH p, at_tier.id AS expected, reason,
+     CASE WHEN reason IS NULL THEN false
+          WHEN $viewer IS NULL THEN true
+          ELSE (at_tier IS NULL
+                OR EXISTS { (at_tier)-[:SPONSORED_BY*0..]->(v) WHERE v.id = $viewer })
+               AND (EXISTS { (buyer)-[:SPONSORED_BY*0..]->(v) WHERE v.id = $viewer }
+                    OR EXISTS { (seller)-[:SPONSORED_BY*0..]->(v) WHERE v.id = $viewer })
+     END AS shown
 ORDER BY p.order_id, p.tier
-WITH count(p) AS checked, coalesce(max(p.tier), 0) AS max_tier,
-     collect(CASE WHEN reason IS NOT NULL THEN {order_id: p.order_id, member_id: p.member_id,
+WITH count(p) AS checked, coalesce(max(p.tier), 0) AS max_tier, count(reason) AS violations,
+     collect(CASE WHEN shown THEN {order_id: p.order_id, member_id: p.member_id,
              tier: p.tier, expected: expected, reason: reason} END) AS bad
-RETURN checked, max_tier, size(bad) AS violations, bad[..$limit] AS listed
+RETURN checked, max_tier, violations, bad[..$limit] AS listed
 """
 
 MEMBER_PATHS = _MEMBER_PAYOUTS + _PATH_CHECK
@@ -211,10 +225,14 @@ def _window(start: datetime | None, end: datetime | None) -> dict[str, datetime]
 
 
 async def _paths(
-    tx: neo4j.AsyncManagedTransaction, member_id: str | None, window: dict[str, Any], limit: int
+    tx: neo4j.AsyncManagedTransaction,
+    member_id: str | None,
+    window: dict[str, Any],
+    limit: int,
+    viewer: str | None = None,
 ) -> PathCheck:
     query = PATHS if member_id is None else MEMBER_PATHS
-    r = await _one(tx, query, member_id=member_id, limit=limit, **window)
+    r = await _one(tx, query, member_id=member_id, limit=limit, viewer=viewer, **window)
     return PathCheck(
         payouts_checked=r["checked"],
         max_tier=r["max_tier"],
@@ -247,10 +265,14 @@ async def member_compliance(
     recruiting_bp: int = RECRUITING_BP,
     team_pay_bp: int = TEAM_PAY_BP,
     limit: int = MAX_LISTED,
+    viewer: str | None = None,
     database: str = "neo4j",
     timeout: float | None = None,
 ) -> MemberCompliance:
-    """One member's income mix, its flags, and the paths of the payouts it received."""
+    """One member's income mix, its flags, and the paths of the payouts it received.
+
+    With ``viewer`` (a member id), the violations listed are only those whose order (its buyer
+    or seller) and expected member are ``viewer`` or in its downline; all are counted."""
 
     @neo4j.unit_of_work(timeout=timeout)
     async def work(tx: neo4j.AsyncManagedTransaction) -> MemberCompliance:
@@ -261,7 +283,7 @@ async def member_compliance(
             income=income,
             mostly_recruiting=income.total > 0 and income.gift_package_bp > recruiting_bp,
             mostly_team_pay=income.total > 0 and income.team_pay_bp > team_pay_bp,
-            paths=await _paths(tx, member_id, window, limit),
+            paths=await _paths(tx, member_id, window, limit, viewer),
         )
 
     async with driver.session(database=database) as session:

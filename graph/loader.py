@@ -29,6 +29,7 @@ from contract.importfiles import (
     check_products,
     order_rows,
 )
+from contract.rules import DEFAULT_RULES, Rules
 from graph import statistics
 from graph.bulkimport import (
     AUTO_MIN_BYTES,
@@ -49,7 +50,7 @@ MATCH (m:Member {id: id})
 RETURN m.id AS id, m.joined_at AS joined_at, [(m)-[:SPONSORED_BY]->(s) | s.id][0] AS sponsor_id
 """
 
-ALL_SKUS = "MATCH (p:Product) RETURN p.sku AS sku"
+ALL_SKUS = "MATCH (p:Product) RETURN p.sku AS sku, p.commission_bp AS commission_bp"
 
 MERGE_PRODUCTS = """
 UNWIND $rows AS row
@@ -165,17 +166,18 @@ def check_files(
     products: Path | None,
     orders: Path | None,
     database: str = "neo4j",
+    rules: Rules = DEFAULT_RULES,
 ) -> Checked:
     """Checks every row of every file given, against each other and the graph."""
 
     def existing(ids: list[str]) -> Mapping[str, KnownMember]:
         return lookup_members(driver, ids, database)
 
-    def stored_skus() -> set[str]:
+    def stored_skus() -> dict[str, int]:
         records, _, _ = driver.execute_query(ALL_SKUS, database_=database)
-        return {r["sku"] for r in records}
+        return {r["sku"]: r["commission_bp"] for r in records}
 
-    return _check(members, products, orders, existing, stored_skus)
+    return _check(members, products, orders, existing, stored_skus, rules=rules)
 
 
 def _check(
@@ -183,21 +185,25 @@ def _check(
     products: Path | None,
     orders: Path | None,
     existing: Callable[[list[str]], Mapping[str, KnownMember]],
-    stored_skus: Callable[[], set[str]],
+    stored_skus: Callable[[], dict[str, int]],
     order_sink: Callable[[list[ProductRow]], Callable[[GoodOrder], None]] | None = None,
+    *,
+    rules: Rules,
 ) -> Checked:
-    """The checks both paths share; ``order_sink`` (given the file's products) sees good orders."""
+    """The checks both paths share (contract/importfiles.py and contract/rules.py);
+    ``order_sink`` (given the file's products) sees good orders."""
     checked = Checked()
     known: dict[str, KnownMember] = {}
     if members is not None:
-        checked.members, known = check_members(members, existing, checked.errors)
+        checked.members, known = check_members(members, existing, checked.errors, rules)
     if products is not None:
-        checked.products = check_products(products, checked.errors)
+        checked.products = check_products(products, checked.errors, rules)
     if orders is not None:
-        skus = stored_skus() | {p.sku for p in checked.products}
+        # The file's products are written before its orders: their rates are the ones that count.
+        skus = stored_skus() | {p.sku: p.commission_bp for p in checked.products}
         accept = order_sink(checked.products) if order_sink is not None else None
         checked.order_count = check_orders(
-            orders, known, existing, skus, checked.errors, accept=accept
+            orders, known, existing, skus, checked.errors, accept=accept, rules=rules
         )
     return checked
 
@@ -267,8 +273,11 @@ def load(
     bulk_min_bytes: int = AUTO_MIN_BYTES,
     step: Callable[[str], None] | None = None,
     resample: bool = True,
+    rules: Rules = DEFAULT_RULES,
 ) -> LoadReport:
     """Checks all files, then writes them; raises LoadRefused (writing nothing) on any bad row.
+
+    ``rules`` are the deployment's input limits (Settings.rules), the same the API applies.
 
     With ``bulk`` (the server Downline runs behind ``driver``), a database that is empty gets the
     offline importer when the files hold at least ``bulk_min_bytes``. A transactional load ends
@@ -288,9 +297,10 @@ def load(
             database=database,
             step=step,
             started=started,
+            rules=rules,
         )
     checked = check_files(
-        driver, members=members, products=products, orders=orders, database=database
+        driver, members=members, products=products, orders=orders, database=database, rules=rules
     )
     if checked.errors:
         raise LoadRefused(checked)
@@ -369,6 +379,7 @@ def _load_bulk(
     database: str,
     step: Callable[[str], None] | None,
     started: float,
+    rules: Rules,
 ) -> LoadReport:
     say = step or (lambda _: None)
     with ImportFiles(target.paths.root / "bulk-import") as files:
@@ -380,8 +391,9 @@ def _load_bulk(
             products,
             orders,
             _nobody,
-            set,
+            dict,
             lambda rows: files.start_orders({p.sku: p.commission_bp for p in rows}),
+            rules=rules,
         )
         if checked.errors:
             raise LoadRefused(checked)

@@ -5,16 +5,26 @@ Every write checks its input and writes inside one transaction, so a refusal wri
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import neo4j
 
-from contract.money import require_offset
+from contract.rules import DEFAULT_RULES, Rules, check_id, check_name
 from graph.db import fetch_one as _one
 from graph.db import write
 from graph.errors import BadInput, Conflict, NotFound
+
+
+class MemberExists(Conflict):
+    """The id asked for is taken (the API words this differently for a member token)."""
+
+    def __init__(self, member_id: str) -> None:
+        super().__init__(f"member {member_id} already exists")
+        self.member_id = member_id
 
 
 @dataclass(frozen=True)
@@ -67,7 +77,8 @@ RETURN m {{ {MEMBER_FIELDS} }} AS member
 WOULD_CYCLE = """
 MATCH (s:Member {id: $sponsor_id}) USING INDEX SEEK s:Member(id)
 OPTIONAL MATCH (m:Member {id: $id}) USING INDEX SEEK m:Member(id)
-RETURN m IS NOT NULL AND EXISTS { (s)-[:SPONSORED_BY*0..]->(m) } AS cycle
+RETURN m IS NOT NULL AND EXISTS { (s)-[:SPONSORED_BY*0..]->(m) } AS cycle,
+       s.joined_at AS sponsor_joined_at, m.joined_at AS member_joined_at
 """
 
 TRANSFER = f"""
@@ -97,11 +108,13 @@ def member_from(record: dict[str, Any]) -> Member:
     )
 
 
-def _check_id(value: str, what: str) -> str:
-    text = value.strip()
-    if not text or len(text) > 64:
-        raise BadInput(f"{what} must be 1-64 characters, got {value!r}")
-    return text
+@contextmanager
+def bad_input() -> Iterator[None]:
+    """Around the contract's rules (contract/rules.py): a ValueError becomes BadInput."""
+    try:
+        yield
+    except ValueError as exc:
+        raise BadInput(str(exc)) from exc
 
 
 async def register_member(
@@ -111,35 +124,35 @@ async def register_member(
     name: str,
     joined_at: datetime,
     sponsor_id: str | None,
+    rules: Rules = DEFAULT_RULES,
     timeout: float | None = None,
     database: str = "neo4j",
 ) -> Member:
-    member_id = _check_id(member_id, "member id")
-    if not name.strip():
-        raise BadInput("name must not be empty")
-    try:
-        require_offset(joined_at)
-    except ValueError as exc:
-        raise BadInput(f"joinedAt: {exc}") from exc
-    if sponsor_id is not None:
-        sponsor_id = _check_id(sponsor_id, "sponsor id")
-        if sponsor_id == member_id:
-            raise BadInput(f"member {member_id} cannot sponsor itself")
+    """Checks the input (contract/rules.py), then the sponsor, then whether the id is taken:
+    a refusal about the sponsor never depends on whether ``member_id`` exists."""
+    with bad_input():
+        check_id(member_id, "member id")
+        name = check_name(name)
+        rules.check_time(joined_at, "joinedAt")
+        if sponsor_id is not None:
+            check_id(sponsor_id, "sponsor id")
+    if sponsor_id == member_id:
+        raise BadInput(f"member {member_id} cannot sponsor itself")
 
     async def work(tx: neo4j.AsyncManagedTransaction) -> Member:
-        if await _one(tx, MEMBER_EXISTS, id=member_id):
-            raise Conflict(f"member {member_id} already exists")
         if sponsor_id is not None:
             sponsor = await _one(tx, SPONSOR_JOINED, id=sponsor_id)
             if sponsor is None:
                 raise NotFound(f"sponsor {sponsor_id} does not exist")
             if sponsor["joined_at"].to_native() > joined_at:
                 raise BadInput(f"member {member_id} cannot join before its sponsor {sponsor_id}")
+        if await _one(tx, MEMBER_EXISTS, id=member_id):
+            raise MemberExists(member_id)
         created = await _one(
             tx,
             CREATE_MEMBER,
             id=member_id,
-            name=name.strip(),
+            name=name,
             joined_at=joined_at,
             sponsor_id=sponsor_id,
         )
@@ -155,16 +168,19 @@ async def transfer_member(
     member_id: str,
     new_sponsor_id: str,
     at: datetime,
+    rules: Rules = DEFAULT_RULES,
     timeout: float | None = None,
     database: str = "neo4j",
 ) -> Member:
-    """An admin move of a member (and its whole downline) under a new sponsor; never a cycle."""
+    """An admin move of a member (and its whole downline) under a new sponsor; never a cycle,
+    and dated no earlier than the member and the new sponsor joined."""
+    with bad_input():
+        check_id(member_id, "member id")
+        check_id(new_sponsor_id, "sponsor id")
     if member_id == new_sponsor_id:
         raise BadInput(f"member {member_id} cannot sponsor itself")
-    try:
-        require_offset(at)
-    except ValueError as exc:
-        raise BadInput(str(exc)) from exc
+    with bad_input():
+        rules.check_time(at, "at")
 
     async def work(tx: neo4j.AsyncManagedTransaction) -> Member:
         if not await _one(tx, MEMBER_EXISTS, id=member_id):
@@ -177,6 +193,15 @@ async def transfer_member(
                 f"moving {member_id} under {new_sponsor_id} would make a cycle:"
                 f" {new_sponsor_id} is in {member_id}'s downline"
             )
+        for who, joined in (
+            (member_id, check["member_joined_at"].to_native()),
+            (new_sponsor_id, check["sponsor_joined_at"].to_native()),
+        ):
+            if at < joined:
+                raise BadInput(
+                    f"the transfer of {member_id} is dated {at.isoformat()}, before {who}"
+                    f" joined ({joined.isoformat()})"
+                )
         moved = await _one(tx, TRANSFER, id=member_id, sponsor_id=new_sponsor_id, at=at)
         assert moved is not None
         return member_from(moved["member"])
@@ -192,6 +217,9 @@ async def set_suspended(
     timeout: float | None = None,
     database: str = "neo4j",
 ) -> Member:
+    with bad_input():
+        check_id(member_id, "member id")
+
     async def work(tx: neo4j.AsyncManagedTransaction) -> Member:
         changed = await _one(tx, SUSPEND, id=member_id, suspended=suspended)
         if changed is None:

@@ -8,9 +8,10 @@ from typing import Any
 
 import neo4j
 
-from contract.money import require_offset
+from contract.rules import DEFAULT_RULES, Rules, check_id, kind_problem
 from graph.db import fetch_one, write
 from graph.errors import BadInput, Conflict, NotFound
+from graph.members import bad_input
 
 KINDS = ("RETAIL", "GIFT_PACKAGE")
 
@@ -89,10 +90,9 @@ def order_from(row: dict[str, Any]) -> Order:
     )
 
 
-def check_amount(amount: object) -> int:
-    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
-        raise BadInput(f"amount must be a positive whole number of fen, got {amount!r}")
-    return amount
+def check_amount(amount: object, rules: Rules = DEFAULT_RULES) -> int:
+    with bad_input():
+        return rules.check_amount(amount)
 
 
 async def record_order(
@@ -105,18 +105,25 @@ async def record_order(
     sku: str,
     amount: int,
     paid_at: datetime,
+    rules: Rules = DEFAULT_RULES,
     timeout: float | None = None,
     database: str = "neo4j",
 ) -> Order:
-    if not order_id.strip():
+    """Checks the input (contract/rules.py), then what it refers to: an order of a gift
+    package product must be a GIFT_PACKAGE, and of any other product RETAIL."""
+    if not order_id:
         raise BadInput("order id must not be empty")
+    with bad_input():
+        check_id(order_id, "order id")
+        check_id(buyer_id, "buyer id")
+        if seller_id is not None:
+            check_id(seller_id, "seller id")
+        check_id(sku, "sku")
     if kind not in KINDS:
         raise BadInput(f"kind must be RETAIL or GIFT_PACKAGE, got {kind!r}")
-    check_amount(amount)
-    try:
-        require_offset(paid_at)
-    except ValueError as exc:
-        raise BadInput(f"paidAt: {exc}") from exc
+    check_amount(amount, rules)
+    with bad_input():
+        rules.check_time(paid_at, "paidAt")
 
     async def work(tx: neo4j.AsyncManagedTransaction) -> Order:
         ctx = await fetch_one(
@@ -131,6 +138,9 @@ async def record_order(
             raise NotFound(f"seller {seller_id} does not exist")
         if ctx["commission_bp"] is None:
             raise NotFound(f"product {sku} does not exist")
+        problem = kind_problem(order_id, kind, sku, ctx["commission_bp"])
+        if problem is not None:
+            raise BadInput(problem)
         if paid_at < ctx["buyer_joined_at"].to_native():
             raise BadInput(f"order {order_id} is paid before its buyer {buyer_id} joined")
         row = await fetch_one(
@@ -155,14 +165,14 @@ async def refund_order(
     *,
     order_id: str,
     refunded_at: datetime,
+    rules: Rules = DEFAULT_RULES,
     timeout: float | None = None,
     database: str = "neo4j",
 ) -> Order:
     """Records a refund; settlement turns it into reversals if the order already settled."""
-    try:
-        require_offset(refunded_at)
-    except ValueError as exc:
-        raise BadInput(f"refundedAt: {exc}") from exc
+    with bad_input():
+        check_id(order_id, "order id")
+        rules.check_time(refunded_at, "refundedAt")
 
     async def work(tx: neo4j.AsyncManagedTransaction) -> Order:
         row = await fetch_one(tx, READ_ORDER, id=order_id)

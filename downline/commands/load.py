@@ -94,6 +94,7 @@ def command(
                 bulk=target,
                 bulk_min_bytes=0 if bulk else AUTO_MIN_BYTES,
                 step=lambda message: err.print(message, highlight=False),
+                rules=config.rules,
             )
         except LoadRefused as refused:
             bar.stop()

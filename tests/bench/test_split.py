@@ -117,7 +117,7 @@ def test_each_day_passes_the_loaders_row_checks_against_what_came_before(
         return {i: stored[i] for i in ids if i in stored}
 
     errors: list[RowError] = []
-    skus = {p.sku for p in check_products(cut.base / "products.csv", errors)}
+    skus = {p.sku: p.commission_bp for p in check_products(cut.base / "products.csv", errors)}
     parts = [(cut.base / "members.csv", cut.base / "orders.csv")] + [
         (d.members, d.orders) for d in cut.days
     ]

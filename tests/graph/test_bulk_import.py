@@ -81,9 +81,11 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     members = out / "members.csv"
     with members.open("a", encoding="utf-8") as f:
         f.write('X1,,2025-10-01T00:00:00Z,"Comma, ""quoted"" name"\n')
-        f.write('X2,X1,2025-10-02T08:30:00-05:00,"two\nlines"\n')
+        f.write('X2,X1,2025-10-02T08:30:00-05:00,"semi; colon | pipe"\n')
     with (out / "orders.csv").open("a", encoding="utf-8") as f:
-        f.write("XO1,RETAIL,X2,X1,GP399,12.5,2025-10-03T00:00:00.123+01:00,2025-10-04T00:00:00Z\n")
+        f.write(
+            "XO1,RETAIL,X2,X1,SKU00001,12.5,2025-10-03T00:00:00.123+01:00,2025-10-04T00:00:00Z\n"
+        )
     return {name: out / f"{name}.csv" for name in ("members", "products", "orders")}
 
 
@@ -145,7 +147,7 @@ def test_a_bad_row_writes_nothing_and_says_the_same_on_both_paths(
 ) -> None:
     orders = tmp_path / "orders.csv"
     lines = demo["orders"].read_text(encoding="utf-8").splitlines(keepends=True)
-    lines.insert(3, "BAD1,RETAIL,NOBODY,,GP399,1.00,2026-01-01T00:00:00+08:00,\n")
+    lines.insert(3, "BAD1,GIFT_PACKAGE,NOBODY,,GP399,1.00,2026-01-01T00:00:00+08:00,\n")
     orders.write_text("".join(lines), encoding="utf-8")
     files = {**demo, "orders": orders}
 

@@ -208,3 +208,18 @@ def test_load_without_files_is_refused(cli_env: dict[str, str]) -> None:
     result = downline("load", env=cli_env)
     assert result.returncode != 0
     assert "give at least one of --members, --products, --orders" in result.stderr
+
+
+def test_load_refuses_amounts_above_the_configured_maximum(
+    cli_env: dict[str, str], graph: neo4j.Driver
+) -> None:
+    before = snapshot(graph)
+    code, _, err = load(
+        {**cli_env, "DOWNLINE_MAX_ORDER_AMOUNT": "200.00"},
+        members=DATA / "members.csv",
+        products=DATA / "products.csv",
+        orders=DATA / "orders.csv",
+    )
+    assert code != 0
+    assert "orders.csv:2: amount must be at most 200.00 yuan, got 399.00" in err
+    assert snapshot(graph) == before

@@ -152,12 +152,27 @@ CASES: dict[str, Case] = {
     ),
     "paths_member": Case(
         compliance.MEMBER_PATHS,
-        lambda s: {**WINDOW, "member_id": s.root_id, "limit": compliance.MAX_LISTED},
+        lambda s: {
+            **WINDOW,
+            "member_id": s.root_id,
+            "limit": compliance.MAX_LISTED,
+            "viewer": None,
+        },
+        [PAYOUTS_BY_MEMBER],
+    ),
+    "paths_member_seen_by_a_member": Case(
+        compliance.MEMBER_PATHS,
+        lambda s: {
+            **WINDOW,
+            "member_id": s.root_id,
+            "limit": compliance.MAX_LISTED,
+            "viewer": s.root_id,
+        },
         [PAYOUTS_BY_MEMBER],
     ),
     "paths_platform": Case(
         compliance.PATHS,
-        lambda s: {**WINDOW, "member_id": None, "limit": compliance.MAX_LISTED},
+        lambda s: {**WINDOW, "member_id": None, "limit": compliance.MAX_LISTED, "viewer": None},
         [PAYOUTS_BY_PAID_AT],
     ),
     # graph/members.py and graph/orders.py: the lookups inside the mutations.

@@ -29,6 +29,13 @@ class Role(StrEnum):
 class Principal:
     role: Role
     member_id: str | None
+    sub: str | None = None
+    """The token's subject: the member for a member token, the person for a staff token."""
+
+    @property
+    def actor(self) -> str:
+        """Who the audit trail names for this principal's actions."""
+        return self.sub or self.member_id or self.role.value
 
     @property
     def is_staff(self) -> bool:
@@ -49,15 +56,19 @@ def mint_token(
     *,
     role: Role,
     member_id: str | None = None,
+    sub: str | None = None,
     ttl: timedelta = timedelta(hours=1),
     now: datetime | None = None,
 ) -> str:
+    """A token for a member (``member_id``) or for staff (``sub``: who, for the audit trail)."""
     if role is Role.MEMBER and not member_id:
         raise ValueError("a member token needs the member's id")
+    if role is Role.MEMBER and sub:
+        raise ValueError("a member token's subject is its member id")
     issued = now or datetime.now(UTC)
     claims: dict[str, Any] = {"role": role.value, "iat": issued, "exp": issued + ttl}
-    if member_id:
-        claims["sub"] = member_id
+    if member_id or sub:
+        claims["sub"] = member_id or sub
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
@@ -91,7 +102,9 @@ def _verified(secret: str, token: str) -> tuple[Principal, float, float]:
         issued, expires = float(claims.get("iat", 0)), float(claims["exp"])
     except (TypeError, ValueError) as exc:
         raise InvalidToken("iat and exp must be numbers") from exc
-    return Principal(role=role, member_id=sub), issued, expires
+    if role is Role.MEMBER:
+        return Principal(role=role, member_id=sub, sub=sub), issued, expires
+    return Principal(role=role, member_id=None, sub=sub), issued, expires
 
 
 def decode_token(secret: str, token: str, now: float | None = None) -> Principal:

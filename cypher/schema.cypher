@@ -54,3 +54,9 @@ CREATE INDEX rank_series_version IF NOT EXISTS FOR (s:RankSeries) ON (s.version)
 // Growth and compliance (graph/growth.py, graph/compliance.py, cypher/analytics/): windows on
 // a payout's paid_at (its order's) read the ledger by index.
 CREATE INDEX payout_paid_at IF NOT EXISTS FOR (p:Payout) ON (p.paid_at);
+
+// The audit trail (graph/audit.py): append-only records of admin actions, found by target and
+// by time.
+CREATE CONSTRAINT audit_record_id IF NOT EXISTS FOR (a:AuditRecord) REQUIRE a.id IS UNIQUE;
+CREATE INDEX audit_record_target_at IF NOT EXISTS FOR (a:AuditRecord) ON (a.target, a.at);
+CREATE INDEX audit_record_at IF NOT EXISTS FOR (a:AuditRecord) ON (a.at);

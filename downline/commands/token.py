@@ -26,6 +26,9 @@ def parse_ttl(text: str) -> timedelta:
 def command(
     role: Role = typer.Option(..., "--role", help="admin, analyst or member."),
     member: str | None = typer.Option(None, "--member", help="The member id (role member)."),
+    sub: str | None = typer.Option(
+        None, "--sub", help="Who holds a staff token (admin, analyst); the audit trail names them."
+    ),
     ttl: str = typer.Option("1h", "--ttl", help="How long it is valid: 15m, 1h, 7d."),
 ) -> None:
     """Prints a signed JWT (HS256, DOWNLINE_JWT_SECRET) for the API."""
@@ -33,9 +36,13 @@ def command(
         fail("a member token needs --member ID")
     if role is not Role.MEMBER and member:
         fail("--member is only for --role member")
+    if role is Role.MEMBER and sub:
+        fail("--sub is only for --role admin or analyst; a member token names --member")
     try:
         lifetime = parse_ttl(ttl)
         secret = settings().require_jwt_secret()
     except (ValueError, SettingsError) as exc:
         fail(str(exc))
-    out.print(mint_token(secret, role=role, member_id=member, ttl=lifetime), soft_wrap=True)
+    out.print(
+        mint_token(secret, role=role, member_id=member, sub=sub, ttl=lifetime), soft_wrap=True
+    )

@@ -13,6 +13,8 @@ DEMO_MEMBERS ?= 10000
 # Development defaults only; production sets its own secrets.
 export NEO4J_PASSWORD ?= downline-dev
 export DOWNLINE_JWT_SECRET ?= downline-dev-secret-not-for-production-use
+# A development machine: a short DOWNLINE_JWT_SECRET is accepted (production refuses one).
+export DOWNLINE_DEV ?= 1
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: setup dashboard run test lint types unit db-start db-stop bench clean

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -14,7 +13,12 @@ from typing import Any
 import jwt
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.errors import Code, classify, send_error
+from contract.settings import Settings
+
 ALGORITHM = "HS256"
+ISSUER = Settings.jwt_issuer
+AUDIENCE = Settings.jwt_audience
 TOKEN_CACHE_SIZE = 4096
 """Tokens kept verified; a client sends the same token with every request until it expires."""
 
@@ -51,6 +55,37 @@ class InvalidToken(Exception):
     pass
 
 
+@dataclass(frozen=True)
+class TokenPolicy:
+    """What a token must carry to be accepted: its signature, issuer, audience, and a lifetime
+    (exp - iat) no longer than its role's maximum."""
+
+    secret: str
+    issuer: str = ISSUER
+    audience: str = AUDIENCE
+    max_member_s: float = Settings.token_max_member_s
+    max_analyst_s: float = Settings.token_max_analyst_s
+    max_admin_s: float = Settings.token_max_admin_s
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TokenPolicy:
+        return cls(
+            secret=settings.require_jwt_secret(),
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            max_member_s=settings.token_max_member_s,
+            max_analyst_s=settings.token_max_analyst_s,
+            max_admin_s=settings.token_max_admin_s,
+        )
+
+    def max_lifetime(self, role: Role) -> float:
+        return {
+            Role.MEMBER: self.max_member_s,
+            Role.ANALYST: self.max_analyst_s,
+            Role.ADMIN: self.max_admin_s,
+        }[role]
+
+
 def mint_token(
     secret: str,
     *,
@@ -59,6 +94,8 @@ def mint_token(
     sub: str | None = None,
     ttl: timedelta = timedelta(hours=1),
     now: datetime | None = None,
+    issuer: str = ISSUER,
+    audience: str = AUDIENCE,
 ) -> str:
     """A token for a member (``member_id``) or for staff (``sub``: who, for the audit trail)."""
     if role is Role.MEMBER and not member_id:
@@ -66,14 +103,20 @@ def mint_token(
     if role is Role.MEMBER and sub:
         raise ValueError("a member token's subject is its member id")
     issued = now or datetime.now(UTC)
-    claims: dict[str, Any] = {"role": role.value, "iat": issued, "exp": issued + ttl}
+    claims: dict[str, Any] = {
+        "role": role.value,
+        "iat": issued,
+        "exp": issued + ttl,
+        "iss": issuer,
+        "aud": audience,
+    }
     if member_id or sub:
         claims["sub"] = member_id or sub
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
 @lru_cache(maxsize=TOKEN_CACHE_SIZE)
-def _verified(secret: str, token: str) -> tuple[Principal, float, float]:
+def _verified(policy: TokenPolicy, token: str) -> tuple[Principal, float, float]:
     """The principal, issue time and expiry (epoch seconds) of a well-signed token; raises for
     any other.
 
@@ -83,9 +126,15 @@ def _verified(secret: str, token: str) -> tuple[Principal, float, float]:
     try:
         claims = jwt.decode(
             token,
-            secret,
+            policy.secret,
             algorithms=[ALGORITHM],
-            options={"require": ["exp", "role"], "verify_exp": False, "verify_iat": False},
+            issuer=policy.issuer,
+            audience=policy.audience,
+            options={
+                "require": ["exp", "iat", "iss", "aud", "role"],
+                "verify_exp": False,
+                "verify_iat": False,
+            },
         )
     except jwt.PyJWTError as exc:
         raise InvalidToken(str(exc)) from exc
@@ -99,17 +148,22 @@ def _verified(secret: str, token: str) -> tuple[Principal, float, float]:
     if role is Role.MEMBER and not sub:
         raise InvalidToken("a member token needs sub")
     try:
-        issued, expires = float(claims.get("iat", 0)), float(claims["exp"])
+        issued, expires = float(claims["iat"]), float(claims["exp"])
     except (TypeError, ValueError) as exc:
         raise InvalidToken("iat and exp must be numbers") from exc
+    longest = policy.max_lifetime(role)
+    if expires - issued > longest:
+        raise InvalidToken(f"a {role.value} token may live at most {longest:g} seconds")
     if role is Role.MEMBER:
         return Principal(role=role, member_id=sub, sub=sub), issued, expires
     return Principal(role=role, member_id=None, sub=sub), issued, expires
 
 
-def decode_token(secret: str, token: str, now: float | None = None) -> Principal:
-    """Who a token speaks for: its signature checked once per token, its times every time."""
-    principal, issued, expires = _verified(secret, token)
+def decode_token(secret: str | TokenPolicy, token: str, now: float | None = None) -> Principal:
+    """Who a token speaks for: its signature checked once per token, its times every time.
+    A bare secret means the default policy (issuer, audience, lifetimes) with that secret."""
+    policy = TokenPolicy(secret) if isinstance(secret, str) else secret
+    principal, issued, expires = _verified(policy, token)
     at = time.time() if now is None else now
     if at < issued:
         raise InvalidToken("The token is not yet valid (iat)")
@@ -135,21 +189,28 @@ def _wants_ide(scope: Scope) -> bool:
     return b"text/html" in accept
 
 
+Standing = Callable[[Scope, str], Awaitable[bool]]
+"""Whether a member token's member exists and is not suspended (api/standing.py)."""
+
+
 class RequireToken:
-    """ASGI wrapper: 401 without a valid token; puts the Principal in ``scope['state']``."""
+    """ASGI wrapper: 401 without a valid token, or with a member token whose member does not
+    exist or is suspended; puts the Principal and the token in ``scope['state']``."""
 
     def __init__(
         self,
         app: ASGIApp,
         *,
-        secret: str,
+        secret: str | TokenPolicy,
         allow_ide: bool,
         clock: Callable[[], float] = time.time,
+        standing: Standing | None = None,
     ) -> None:
         self.app = app
-        self.secret = secret
+        self.policy = TokenPolicy(secret) if isinstance(secret, str) else secret
         self.allow_ide = allow_ide
         self.clock = clock
+        self.standing = standing
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -163,27 +224,33 @@ class RequireToken:
             await _unauthorized(send, "missing bearer token")
             return
         try:
-            principal = decode_token(self.secret, token, now=self.clock())
+            principal = decode_token(self.policy, token, now=self.clock())
         except InvalidToken:
             await _unauthorized(send, "invalid or expired token")
             return
-        scope.setdefault("state", {})["principal"] = principal
+        if principal.member_id is not None and self.standing is not None:
+            try:
+                in_good_standing = await self.standing(scope, principal.member_id)
+            except Exception as exc:
+                found = classify(exc)
+                if found is None:
+                    raise
+                await send_error(send, 200, found[0], found[1])
+                return
+            if not in_good_standing:
+                await _unauthorized(send, "the token's member does not exist or is suspended")
+                return
+        state = scope.setdefault("state", {})
+        state["principal"] = principal
+        state["token"] = token
         await self.app(scope, receive, send)
 
 
 async def _unauthorized(send: Send, message: str) -> None:
-    body = json.dumps(
-        {"errors": [{"message": message, "extensions": {"code": "UNAUTHENTICATED"}}]}
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 401,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"www-authenticate", b'Bearer realm="downline"'),
-            ],
-        }
+    await send_error(
+        send,
+        401,
+        Code.UNAUTHENTICATED,
+        message,
+        [(b"www-authenticate", b'Bearer realm="downline"')],
     )
-    await send({"type": "http.response.body", "body": body})

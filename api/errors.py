@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from enum import StrEnum
 
 import neo4j.exceptions as nx
 from graphql import GraphQLError
+from starlette.types import Send
 from strawberry.extensions import SchemaExtension
 
 from graph.errors import DownlineError
@@ -23,6 +25,18 @@ class Code(StrEnum):
     TIMEOUT = "TIMEOUT"
     UNAVAILABLE = "UNAVAILABLE"
     INTERNAL = "INTERNAL"
+    # Refusals of money writes (graph/withdrawals.py); nothing was written.
+    BELOW_MINIMUM = "BELOW_MINIMUM"
+    INSUFFICIENT_BALANCE = "INSUFFICIENT_BALANCE"
+    WITHDRAWAL_OPEN = "WITHDRAWAL_OPEN"
+    IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
+    WRONG_STATE = "WRONG_STATE"
+    TOO_COSTLY = "TOO_COSTLY"
+    """The query's cost (api/limits.py) is over DOWNLINE_MAX_QUERY_COST."""
+    TOO_LARGE = "TOO_LARGE"
+    """The request body is over DOWNLINE_MAX_BODY (HTTP 413)."""
+    RATE_LIMITED = "RATE_LIMITED"
+    """The token made more requests than DOWNLINE_RATE_LIMIT allows (HTTP 429)."""
 
 
 class ApiError(Exception):
@@ -76,6 +90,14 @@ def classify(exc: BaseException | None) -> tuple[Code, str] | None:
 def _rewrite(error: GraphQLError) -> GraphQLError:
     original = error.original_error
     found = classify(original)
+    preset = (error.extensions or {}).get("code")
+    if (
+        found is None
+        and original is None
+        and isinstance(preset, str)
+        and preset in Code.__members__
+    ):
+        found = (Code(preset), error.message)  # a limit's own code (api/limits.py)
     if found is None and (
         original is None
         or (error.path is None and isinstance(original, GraphQLError | ValueError | TypeError))
@@ -110,3 +132,28 @@ class ErrorCodes(SchemaExtension):
         pre = self.execution_context.pre_execution_errors
         if pre:
             self.execution_context.pre_execution_errors = [_rewrite(e) for e in pre]
+
+
+async def send_error(
+    send: Send,
+    status: int,
+    code: Code,
+    message: str,
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    """A GraphQL-shaped error response, for a request refused before it reaches GraphQL."""
+    body = json.dumps(
+        {"errors": [{"message": message, "extensions": {"code": code.value}}]}
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -186,6 +186,10 @@ class MemberCompliance:
     mostly_recruiting: bool
     mostly_team_pay: bool
     paths: PathCheck
+    adjustments: Money = strawberry.field(
+        default=Money(0),
+        description="Net manual adjustments booked in the window: not earned income.",
+    )
 
 
 @strawberry.type
@@ -212,6 +216,10 @@ class PlatformCompliance:
         description="The first `limit` flagged members, highest income first, then id."
     )
     paths: PathCheck
+    adjustments: Money = strawberry.field(
+        default=Money(0),
+        description="Net manual adjustments booked in the window: not earned income.",
+    )
 
     @classmethod
     def from_record(cls, r: compliance.PlatformCompliance) -> PlatformCompliance:
@@ -231,6 +239,7 @@ class PlatformCompliance:
                 for f in r.flagged
             ],
             paths=PathCheck.from_record(r.paths),
+            adjustments=Money(r.adjustments),
         )
 
 
@@ -318,6 +327,7 @@ async def member_compliance(
         mostly_recruiting=r.mostly_recruiting,
         mostly_team_pay=r.mostly_team_pay,
         paths=PathCheck.from_record(r.paths),
+        adjustments=Money(r.adjustments),
     )
 
 

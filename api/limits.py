@@ -5,6 +5,11 @@ time exponential in nested fragment spreads. The expanded size runs first: it co
 document selects once every fragment is expanded, memoised per fragment (linear time), and refuses
 the document before any validation rule walks it.
 
+The cost counts what a query may return: each field 1, a list field's children times the most
+items that list can hold (``LIST_SIZES``: ``upline``, ``directRecruits``, rankings; any other list
+``DEFAULT_LIST_SIZE``), multiplied through nesting and summed over every alias. A size given by a
+variable counts as its maximum, so the verdict still depends on the text alone.
+
 Parsing and validating cost more than running a member query, and clients send the same few
 documents over and over; ``Limits`` keeps each document's parse and verdict in a
 bounded LRU, so a repeated query skips both. The verdict depends only on the text, the schema and
@@ -24,20 +29,44 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLInterfaceType,
+    GraphQLList,
+    GraphQLNamedType,
+    GraphQLObjectType,
     GraphQLSchema,
     InlineFragmentNode,
+    IntValueNode,
     OperationDefinitionNode,
+    OperationType,
     SelectionSetNode,
+    VariableNode,
+    get_named_type,
+    get_nullable_type,
     parse,
 )
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
 from strawberry.schema.schema import validate_document
+
+from api.errors import Code
+from graph.reads import MAX_UPLINE
 
 MAX_DEPTH = 10
 MAX_ALIASES = 30
 MAX_TOKENS = 2000
 MAX_FIELDS = 1000
 MAX_PAGE = 100
+DEFAULT_MAX_COST = 20_000
+"""Used when the context has no settings (DOWNLINE_MAX_QUERY_COST sets it)."""
+DEFAULT_LIST_SIZE = MAX_PAGE
+"""The most items assumed of a list field not in ``LIST_SIZES``."""
+LIST_SIZES: dict[tuple[str, str], tuple[str | None, int, int]] = {
+    # (type, field): (the argument that sizes it, its size when absent or null, its maximum)
+    ("Member", "upline"): ("maxDepth", MAX_UPLINE, MAX_UPLINE),
+    ("Member", "directRecruits"): ("first", 20, MAX_PAGE),
+    ("MemberConnection", "edges"): (None, 1, 1),  # sized by directRecruits(first)
+    ("Query", "topInfluencers"): ("limit", 20, MAX_PAGE),
+    ("TierPayouts", "lines"): (None, 6, 6),  # three tiers, two kinds
+}
 DOCUMENT_CACHE_SIZE = 256
 """Distinct query texts kept parsed and judged; bounded so unique texts cannot grow memory."""
 
@@ -85,6 +114,81 @@ def expanded_fields(document: DocumentNode) -> int:
     )
 
 
+def _list_size(
+    parent: GraphQLNamedType | None, node: FieldNode
+) -> tuple[GraphQLNamedType | None, int]:
+    """The field's own type and the most items it can hold (1 for anything not a list)."""
+    if not isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
+        return None, 1
+    definition = parent.fields.get(node.name.value)
+    if definition is None:
+        return None, 1  # __typename, or a field validation reports
+    named = get_named_type(definition.type)
+    sized = LIST_SIZES.get((parent.name, node.name.value))
+    if sized is None:
+        is_list = isinstance(get_nullable_type(definition.type), GraphQLList)
+        return named, DEFAULT_LIST_SIZE if is_list else 1
+    argument, default, maximum = sized
+    value = next((a.value for a in node.arguments or () if a.name.value == argument), None)
+    if isinstance(value, VariableNode):
+        return named, maximum
+    if isinstance(value, IntValueNode):
+        return named, min(max(int(value.value), 0), maximum)
+    return named, default
+
+
+def query_cost(schema: GraphQLSchema, document: DocumentNode) -> int:
+    """Each field 1, plus its children times its list size; fragments costed once each."""
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    costs: dict[str, int] = {}
+    in_progress: set[str] = set()
+
+    def fragment_cost(name: str) -> int:
+        if name in costs:
+            return costs[name]
+        if name in in_progress or name not in fragments:
+            return 0  # a cycle or an unknown fragment: validation reports it
+        in_progress.add(name)
+        fragment = fragments[name]
+        cost = selection_cost(
+            schema.get_type(fragment.type_condition.name.value), fragment.selection_set
+        )
+        in_progress.discard(name)
+        costs[name] = cost
+        return cost
+
+    def selection_cost(
+        parent: GraphQLNamedType | None, selection_set: SelectionSetNode | None
+    ) -> int:
+        if selection_set is None:
+            return 0
+        total = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                child, size = _list_size(parent, selection)
+                total += 1 + size * selection_cost(child, selection.selection_set)
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                inner = parent if condition is None else schema.get_type(condition.name.value)
+                total += selection_cost(inner, selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                total += fragment_cost(selection.name.value)
+        return total
+
+    roots = {
+        OperationType.QUERY: schema.query_type,
+        OperationType.MUTATION: schema.mutation_type,
+        OperationType.SUBSCRIPTION: schema.subscription_type,
+    }
+    return sum(
+        selection_cost(roots[d.operation], d.selection_set)
+        for d in document.definitions
+        if isinstance(d, OperationDefinitionNode)
+    )
+
+
 Rules = tuple[type[ASTValidationRule], ...]
 
 
@@ -95,20 +199,33 @@ class Prepared:
 
     def __init__(self, document: DocumentNode) -> None:
         self.document = document
-        self.verdicts: dict[tuple[GraphQLSchema, Rules], list[GraphQLError]] = {}
+        self.verdicts: dict[tuple[GraphQLSchema, Rules, int], list[GraphQLError]] = {}
 
     def verdict(
-        self, schema: GraphQLSchema, rules: Rules, max_fields: int = MAX_FIELDS
+        self,
+        schema: GraphQLSchema,
+        rules: Rules,
+        max_fields: int = MAX_FIELDS,
+        max_cost: int = DEFAULT_MAX_COST,
     ) -> list[GraphQLError]:
-        key = (schema, rules)
+        key = (schema, rules, max_cost)
         found = self.verdicts.get(key)
         if found is None:
             size = expanded_fields(self.document)
+            cost = 0 if size > max_fields else query_cost(schema, self.document)
             if size > max_fields:
                 found = [
                     GraphQLError(
                         f"the query selects {size} fields once fragments are expanded;"
                         f" at most {max_fields} are allowed"
+                    )
+                ]
+            elif cost > max_cost:
+                found = [
+                    GraphQLError(
+                        f"the query may cost {cost} (each field 1, times the most items of"
+                        f" every list above it); at most {max_cost} is allowed",
+                        extensions={"code": Code.TOO_COSTLY.value},
                     )
                 ]
             else:
@@ -151,7 +268,9 @@ class Limits(SchemaExtension):
         ctx = self.execution_context
         if self.found is not None and ctx.pre_execution_errors is None:
             # Set before strawberry's own validation, which then does not run.
+            settings = getattr(ctx.context, "settings", None)
+            max_cost = DEFAULT_MAX_COST if settings is None else settings.max_query_cost
             ctx.pre_execution_errors = list(
-                self.found.verdict(ctx.schema._schema, ctx.validation_rules)
+                self.found.verdict(ctx.schema._schema, ctx.validation_rules, max_cost=max_cost)
             )
         yield

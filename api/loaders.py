@@ -4,6 +4,7 @@ level of a nested list, and each member read once per request)."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -15,10 +16,12 @@ import neo4j
 from strawberry.dataloader import DataLoader
 
 from api.auth import Principal
-from api.errors import forbidden
+from api.errors import UNAVAILABLE_MESSAGE, ApiError, Code, forbidden
+from api.health import Liveness
 from contract.settings import Settings
-from graph import metrics, reads
+from graph import reads
 from graph.metrics import MemberMetrics
+from graph.rollupreader import RollupReader
 
 T = TypeVar("T")
 K = TypeVar("K")
@@ -35,22 +38,60 @@ class Context:
     driver: neo4j.AsyncDriver
     settings: Settings
     principal: Principal
+    rollups: RollupReader | None = None
+    """The process's rollup reader (the app's lifespan builds one); a context without one
+    reads through a reader of its own, with nothing kept between requests."""
+    liveness: Liveness | None = None
+    """Asked when a graph call is slow, so a paused Neo4j is UNAVAILABLE, not a hang."""
+    started: float = field(default_factory=time.monotonic)
+    """When the request began; its deadline counts from here."""
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
+        if self.rollups is None:
+            self.rollups = RollupReader(self.driver, database=self.settings.neo4j_database)
         self.loaders = Loaders(self)
+
+    @property
+    def reader(self) -> RollupReader:
+        assert self.rollups is not None
+        return self.rollups
 
     @property
     def database(self) -> str:
         return self.settings.neo4j_database
 
     @property
+    def remaining(self) -> float:
+        """Seconds left before the request's deadline (DOWNLINE_REQUEST_DEADLINE)."""
+        return self.started + self.settings.request_deadline_s - time.monotonic()
+
+    @property
     def timeout(self) -> float:
-        return self.settings.query_timeout_s
+        """The server-side timeout of the next transaction: the query timeout, or what is
+        left of the request's deadline (never 0, which Neo4j reads as no timeout at all)."""
+        return max(0.01, min(self.settings.query_timeout_s, self.remaining))
 
     async def run(self, call: Awaitable[T]) -> T:
-        """Any graph call, stopped (TIMEOUT) a little after the transaction timeout would."""
-        return await asyncio.wait_for(call, self.timeout + 1.0)
+        """Any graph call, stopped with TIMEOUT a little after its transaction timeout or at the
+        request's deadline, and with UNAVAILABLE when it is slow and Neo4j does not answer."""
+        task = asyncio.ensure_future(call)
+        stop = time.monotonic() + min(self.settings.query_timeout_s + 1.0, self.remaining)
+        try:
+            while True:
+                left = stop - time.monotonic()
+                wait = left if self.liveness is None else min(left, SLOW_CALL_S)
+                done, _ = await asyncio.wait({task}, timeout=max(wait, 0.0))
+                if done:
+                    return task.result()
+                if wait >= left:
+                    raise TimeoutError
+                if self.liveness is not None and not await self.liveness.alive():
+                    raise ApiError(Code.UNAVAILABLE, UNAVAILABLE_MESSAGE)
+        finally:
+            if not task.done():
+                task.cancel()
+                task.add_done_callback(_forget)
 
     def require_staff(self) -> None:
         if not self.principal.is_staff:
@@ -76,6 +117,16 @@ class Context:
         """Whose downline bounds what is shown: the member of a member token ("" for a member
         token without one: nobody's), None for staff (everything)."""
         return None if self.principal.is_staff else (self.principal.member_id or "")
+
+
+SLOW_CALL_S = 0.5
+"""A graph call still running after this long makes the context ask whether Neo4j answers."""
+
+
+def _forget(task: asyncio.Future[Any]) -> None:
+    """A cancelled call's late failure is expected; retrieving it keeps asyncio quiet."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _grouped(keys: Sequence[K], group: Callable[[K], Any]) -> dict[Any, list[K]]:
@@ -106,10 +157,6 @@ class Loaders:
     @cached_property
     def recruits(self) -> DataLoader[PageKey, reads.RecruitsPage | None]:
         return DataLoader(self._recruits)
-
-    @cached_property
-    def downline_counts(self) -> DataLoader[str, int | None]:
-        return DataLoader(self._downline_counts)
 
     @cached_property
     def visible(self) -> DataLoader[str, bool]:
@@ -149,10 +196,6 @@ class Loaders:
         found = await self.ctx.run(reads.recruits_pages(self.ctx.driver, keys, **self._kw()))
         return [found.get(k) for k in keys]
 
-    async def _downline_counts(self, ids: list[str]) -> list[int | None]:
-        found = await self.ctx.run(reads.downline_counts(self.ctx.driver, ids, **self._kw()))
-        return [found.get(i) for i in ids]
-
     async def _visible(self, ids: list[str]) -> list[bool]:
         principal = self.ctx.principal
         if principal.is_staff:
@@ -168,13 +211,8 @@ class Loaders:
         out: dict[MetricsKey, MemberMetrics | None] = {}
         for (start, end), group in _grouped(keys, lambda k: (k[1], k[2])).items():
             found = await self.ctx.run(
-                metrics.member_metrics(
-                    self.ctx.driver,
-                    member_ids=[k[0] for k in group],
-                    start=start,
-                    end=end,
-                    database=self.ctx.database,
-                    timeout=self.ctx.timeout,
+                self.ctx.reader.member_metrics(
+                    [k[0] for k in group], start=start, end=end, timeout=self.ctx.timeout
                 )
             )
             out.update({k: found.get(k[0]) for k in group})

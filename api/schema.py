@@ -13,9 +13,12 @@ from strawberry.types import Info
 from strawberry.types.nodes import SelectedField, Selection
 
 from api import limits
+from api.audit import AuditQuery
 from api.errors import ApiError, Code, ErrorCodes, forbidden
 from api.growth import GrowthQuery
 from api.loaders import Context
+from api.money import MoneyMutation
+from api.preview import PreviewQuery
 from api.types import (
     SCALARS,
     DateTime,
@@ -38,7 +41,7 @@ from api.types import (
     metric_value,
     mutation,
 )
-from graph import members, metrics, orders, payouts, reads, revenue
+from graph import members, metrics, orders, payouts, reads
 from graph.errors import DownlineError
 
 From = Annotated[DateTime | None, strawberry.argument(name="from")]
@@ -46,7 +49,7 @@ MAX_SUBTREE_DEPTH = 100
 
 
 @strawberry.type
-class Query(GrowthQuery):
+class Query(GrowthQuery, AuditQuery, PreviewQuery):
     @strawberry.field
     async def member(self, info: Info[Context, None], id: strawberry.ID) -> Member | None:
         await info.context.require_visible(str(id))
@@ -69,13 +72,11 @@ class Query(GrowthQuery):
         check_range("maxDepth", max_depth, 0, MAX_SUBTREE_DEPTH)
         await info.context.require_visible(str(member_id))
         found = await info.context.run(
-            revenue.subtree_revenue(
-                info.context.driver,
-                member_id=str(member_id),
+            info.context.reader.subtree_revenue(
+                str(member_id),
                 start=from_,
                 end=to,
                 max_depth=max_depth,
-                database=info.context.database,
                 timeout=info.context.timeout,
             )
         )
@@ -123,13 +124,11 @@ class Query(GrowthQuery):
         limit = 20 if limit is None else limit
         info.context.require_staff()
         ranked = await info.context.run(
-            metrics.top_members(
-                info.context.driver,
-                metric=metrics.Metric[metric.name],
+            info.context.reader.top_members(
+                metrics.Metric[metric.name],
                 start=from_,
                 end=to,
                 limit=limit,
-                database=info.context.database,
                 timeout=info.context.timeout,
             )
         )
@@ -171,7 +170,7 @@ def _failed(exc: DownlineError) -> MutationError:
 
 
 @strawberry.type
-class Mutation:
+class Mutation(MoneyMutation):
     @mutation("Admins register anyone; a member token may register its own recruits.")
     async def register_member(
         self, info: Info[Context, None], input: RegisterMemberInput
@@ -264,12 +263,13 @@ class Mutation:
             return _failed(exc)
         return Order.from_record(order)
 
-    @mutation("Moves a member and its downline under a new sponsor.")
+    @mutation("Moves a member and its downline under a new sponsor; audited with reason.")
     async def transfer_member(
         self,
         info: Info[Context, None],
         id: strawberry.ID,
         sponsor_id: strawberry.ID,
+        reason: str,
         at: DateTime | None = None,
     ) -> MemberResult:
         ctx = info.context
@@ -281,6 +281,8 @@ class Mutation:
                     member_id=str(id),
                     new_sponsor_id=str(sponsor_id),
                     at=at or datetime.now(UTC),
+                    reason=reason,
+                    actor=ctx.principal.actor,
                     rules=ctx.settings.rules,
                     timeout=ctx.timeout,
                     database=ctx.database,
@@ -290,9 +292,13 @@ class Mutation:
             return _failed(exc)
         return await _member(info, moved.id)
 
-    @mutation("Suspends (or with suspended: false, reinstates) a member.")
+    @mutation("Suspends (or with suspended: false, reinstates) a member; audited with reason.")
     async def suspend_member(
-        self, info: Info[Context, None], id: strawberry.ID, suspended: bool = True
+        self,
+        info: Info[Context, None],
+        id: strawberry.ID,
+        reason: str,
+        suspended: bool = True,
     ) -> MemberResult:
         ctx = info.context
         ctx.require_admin()
@@ -302,6 +308,8 @@ class Mutation:
                     ctx.driver,
                     member_id=str(id),
                     suspended=suspended,
+                    reason=reason,
+                    actor=ctx.principal.actor,
                     timeout=ctx.timeout,
                     database=ctx.database,
                 )

@@ -23,6 +23,7 @@ from graph.growth import ACTIVATION_DAYS
 
 if TYPE_CHECKING:
     from api.growth import Activation, FissionSpeed, MemberCompliance
+    from api.money import Balance, LedgerConnection, Statement, Withdrawal
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -248,8 +249,10 @@ class Member:
 
     @field("Members in this member's subtree, itself excluded.")
     async def downline_count(self, info: Info[Context, None]) -> int:
-        count = await info.context.loaders.downline_counts.load(str(self.id))
-        return count or 0
+        # The rollups' all-time downline size (plus what changed since), not a subtree walk;
+        # one read with any all-time ``metrics`` of the same request.
+        found = await info.context.loaders.metrics.load((str(self.id), None, None))
+        return 0 if found is None else found.downline_size
 
     @field("Key-node metrics over [from, to) on paid_at / joined_at.")
     async def metrics(
@@ -301,6 +304,47 @@ class Member:
         return await growth.member_compliance(
             info, str(self.id), from_, to, recruiting_bp, team_pay_bp
         )
+
+    # The money fields resolve in api/money.py; a member token sees only its own.
+    @field("Ledger lines booked in [from, to), newest first; first ≤ 100. Own or staff only.")
+    async def ledger(
+        self,
+        info: Info[Context, None],
+        from_: Annotated[DateTime | None, strawberry.argument(name="from")] = None,
+        to: DateTime | None = None,
+        first: int | None = 20,
+        after: str | None = None,
+    ) -> Annotated[LedgerConnection, strawberry.lazy("api.money")]:
+        from api import money
+
+        return await money.member_ledger(info, str(self.id), from_, to, first, after)
+
+    @field("Balance, available, withdrawing, pending and paid. Own or staff only.")
+    async def balance(
+        self, info: Info[Context, None]
+    ) -> Annotated[Balance, strawberry.lazy("api.money")]:
+        from api import money
+
+        return await money.member_balance(info, str(self.id))
+
+    @field("Opening balance, every line and payment in [from, to), closing balance.")
+    async def statement(
+        self,
+        info: Info[Context, None],
+        from_: Annotated[DateTime | None, strawberry.argument(name="from")] = None,
+        to: DateTime | None = None,
+    ) -> Annotated[Statement, strawberry.lazy("api.money")]:
+        from api import money
+
+        return await money.member_statement(info, str(self.id), from_, to)
+
+    @field("Withdrawal requests, newest first, in every state. Own or staff only.")
+    async def withdrawals(
+        self, info: Info[Context, None]
+    ) -> list[Annotated[Withdrawal, strawberry.lazy("api.money")]]:
+        from api import money
+
+        return await money.member_withdrawals(info, str(self.id))
 
 
 @strawberry.type

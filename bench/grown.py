@@ -85,7 +85,7 @@ REFUND = """mutation Refund($id: ID!, $at: DateTime!) {
 }"""
 
 TRANSFER = """mutation Transfer($id: ID!, $sponsor: ID!, $at: DateTime) {
-  transferMember(id: $id, sponsorId: $sponsor, at: $at) {
+  transferMember(id: $id, sponsorId: $sponsor, at: $at, reason: "bench: a sponsor change") {
     __typename ... on Member { id } ... on MutationError { code message }
   }
 }"""

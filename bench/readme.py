@@ -132,7 +132,9 @@ def load(path: Path) -> Results:
 
 def newest(directory: Path, kind: str) -> Results | None:
     """The latest day's results of this kind; of one day's, the largest scale."""
-    found = [load(p) for p in sorted(directory.glob("*.json"))]
+    # Benchmark runs have rows; other results (the crash drills) have their own report.
+    paths = sorted(directory.glob("*.json"))
+    found = [load(p) for p in paths if "rows" in json.loads(p.read_text())]
     mine = [r for r in found if r.kind == kind]
     return max(mine, key=lambda r: (r.day, r.members, r.path.name), default=None)
 

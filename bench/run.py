@@ -52,6 +52,7 @@ from contract.money import parse_yuan
 from contract.settings import Settings
 from graph import metrics, revenue
 from graph.db import apply_schema, clear, connect, connect_async
+from graph.rollupreader import RollupReader
 
 T = TypeVar("T")
 BENCH = ROOT / "bench"
@@ -632,14 +633,9 @@ class Bench:
         )
         timeout = self.scale.naive_timeout_s
 
-        async def fast(driver: neo4j.AsyncDriver) -> revenue.SubtreeRevenue | None:
-            return await revenue.subtree_revenue(
-                driver,
-                member_id=member_id,
-                start=v.start,
-                end=v.end,
-                max_depth=v.max_depth,
-                timeout=30,
+        async def fast(reader: RollupReader) -> revenue.SubtreeRevenue | None:
+            return await reader.subtree_revenue(
+                member_id, start=v.start, end=v.end, max_depth=v.max_depth, timeout=30
             )
 
         async def naive(driver: neo4j.AsyncDriver) -> tuple[int, int]:
@@ -651,7 +647,8 @@ class Bench:
                 return int(record["gv"] or 0), int(record["n"])
 
         async def measure(driver: neo4j.AsyncDriver) -> tuple[Any, ...]:
-            samples, got = await timed(lambda: fast(driver), self.scale.reps, self.scale.cell_s)
+            reader = RollupReader(driver)
+            samples, got = await timed(lambda: fast(reader), self.scale.reps, self.scale.cell_s)
             try:
                 naive_samples, naive_got = await timed(
                     lambda: naive(driver),
@@ -784,13 +781,14 @@ class Bench:
         want = floor.top(net, metric, start, end, TOP_LIMIT)
         m = metrics.Metric[metric]
 
-        async def serve(driver: neo4j.AsyncDriver) -> list[metrics.MemberMetrics]:
-            return await metrics.top_members(
-                driver, metric=m, start=w.start, end=w.end, limit=TOP_LIMIT, timeout=30
+        async def serve(reader: RollupReader) -> list[metrics.MemberMetrics]:
+            return await reader.top_members(
+                m, start=w.start, end=w.end, limit=TOP_LIMIT, timeout=30
             )
 
         async def measure(driver: neo4j.AsyncDriver) -> tuple[list[float], Any]:
-            return await timed(lambda: serve(driver), self.scale.reps, self.scale.cell_s)
+            reader = RollupReader(driver)
+            return await timed(lambda: serve(reader), self.scale.reps, self.scale.cell_s)
 
         samples, got = self.aio(measure)
         ranking = [(r.member_id, r.value(m)) for r in got]

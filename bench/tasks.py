@@ -1,20 +1,24 @@
 """Heavy steps run in a child process, so the bench can bound them in time and kill them.
 
-``python -m bench.tasks settle --until T`` or ``python -m bench.tasks refresh`` runs the same
-graph function the CLI runs, times it in-process (no interpreter start-up in the figure) and
-prints one JSON line. Connection settings come from the environment, as for ``downline``.
+``python -m bench.tasks settle --until T``, ``python -m bench.tasks preview --until T [--plan F]``
+or ``python -m bench.tasks refresh`` runs the same graph function the CLI runs, times it
+in-process (no interpreter start-up in the figure) and prints one JSON line. Connection
+settings come from the environment, as for ``downline``.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 from contract.money import parse_timestamp
 from contract.settings import Settings
-from graph.db import connect
+from graph.db import connect, connect_async
+from graph.preview import parse_plan, preview
 from graph.rollups import refresh
 from graph.settlement import settle
 
@@ -91,14 +95,45 @@ def run_refresh() -> dict[str, Any]:
     }
 
 
+def run_preview(until: str, plan: str | None) -> dict[str, Any]:
+    """``settle --preview``: what a run at ``until`` would pay (or, with ``plan``, a TOML file,
+    what that candidate would have paid for the orders already settled), timed in-process."""
+    config = Settings.from_env()
+    cutoff = parse_timestamp(until)
+    candidate = None if plan is None else parse_plan(Path(plan).read_text(encoding="utf-8"))
+
+    async def go() -> dict[str, Any]:
+        async with connect_async(config) as driver:
+            started = time.perf_counter()
+            found = await preview(
+                driver, cutoff=cutoff, plan=candidate, database=config.neo4j_database
+            )
+            seconds = time.perf_counter() - started
+        return {
+            "seconds": seconds,
+            "orders": found.orders,
+            "orders_reversed": found.orders_reversed,
+            "paid": found.paid,
+            "retained": found.retained,
+        }
+
+    return asyncio.run(go())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.tasks")
     sub = parser.add_subparsers(dest="task", required=True)
     settle_parser = sub.add_parser("settle")
     settle_parser.add_argument("--until", required=True)
     sub.add_parser("refresh")
+    preview_parser = sub.add_parser("preview")
+    preview_parser.add_argument("--until", required=True)
+    preview_parser.add_argument("--plan")
     args = parser.parse_args()
-    result = run_settle(args.until) if args.task == "settle" else run_refresh()
+    if args.task == "preview":
+        result = run_preview(args.until, args.plan)
+    else:
+        result = run_settle(args.until) if args.task == "settle" else run_refresh()
     print(json.dumps(result))
 
 

@@ -49,6 +49,8 @@ CREATE INDEX member_all_infl IF NOT EXISTS FOR (m:Member) ON (m.all_infl);
 CREATE INDEX level_mark_depth_pre IF NOT EXISTS FOR (c:LevelMark) ON (c.depth, c.pre);
 CREATE INDEX level_mark_version IF NOT EXISTS FOR (c:LevelMark) ON (c.version);
 CREATE CONSTRAINT rollup_state_key IF NOT EXISTS FOR (s:RollupState) REQUIRE s.key IS UNIQUE;
+// The change mark (graph/db.py BUMP, graph/delta.py MARK): a counter every product write bumps.
+CREATE CONSTRAINT change_mark_key IF NOT EXISTS FOR (c:ChangeMark) REQUIRE c.key IS UNIQUE;
 CREATE INDEX rank_series_version IF NOT EXISTS FOR (s:RankSeries) ON (s.version);
 
 // Growth and compliance (graph/growth.py, graph/compliance.py, cypher/analytics/): windows on
@@ -60,3 +62,30 @@ CREATE INDEX payout_paid_at IF NOT EXISTS FOR (p:Payout) ON (p.paid_at);
 CREATE CONSTRAINT audit_record_id IF NOT EXISTS FOR (a:AuditRecord) REQUIRE a.id IS UNIQUE;
 CREATE INDEX audit_record_target_at IF NOT EXISTS FOR (a:AuditRecord) ON (a.target, a.at);
 CREATE INDEX audit_record_at IF NOT EXISTS FOR (a:AuditRecord) ON (a.at);
+
+// Money as members and finance see it (graph/ledger.py, graph/withdrawals.py,
+// graph/adjustments.py, graph/payouts.py; docs/model.md "The ledger, balances and withdrawals"):
+// adjustments are ledger lines of their own, withdrawals are members' requests to be paid
+// (one per member and idempotency key), payments are what a payout batch paid a member.
+CREATE CONSTRAINT adjustment_id IF NOT EXISTS FOR (a:Adjustment) REQUIRE a.id IS UNIQUE;
+CREATE INDEX adjustment_member_id IF NOT EXISTS FOR (a:Adjustment) ON (a.member_id);
+CREATE INDEX adjustment_at IF NOT EXISTS FOR (a:Adjustment) ON (a.at);
+CREATE CONSTRAINT withdrawal_id IF NOT EXISTS FOR (w:Withdrawal) REQUIRE w.id IS UNIQUE;
+CREATE CONSTRAINT withdrawal_key IF NOT EXISTS FOR (w:Withdrawal) REQUIRE w.key IS UNIQUE;
+CREATE INDEX withdrawal_member_id IF NOT EXISTS FOR (w:Withdrawal) ON (w.member_id);
+CREATE INDEX withdrawal_state IF NOT EXISTS FOR (w:Withdrawal) ON (w.state);
+CREATE CONSTRAINT payment_key IF NOT EXISTS FOR (p:Payment) REQUIRE p.key IS UNIQUE;
+CREATE INDEX payment_member_id IF NOT EXISTS FOR (p:Payment) ON (p.member_id);
+// Batches opened before payments existed linked the lines they paid, (:PayoutBatch)-[:PAYS]->
+// (:Payout); each becomes one payment per member, so what was paid is never paid again.
+MATCH (b:PayoutBatch)-[:PAYS]->(p:Payout)
+WITH b, p.member_id AS member_id, sum(p.amount) AS amount
+CALL (b, member_id, amount) {
+  MERGE (pay:Payment {key: b.id + '|' + member_id})
+  ON CREATE SET pay.member_id = member_id, pay.amount = amount, pay.batch_id = b.id,
+                pay.at = b.created_at
+  MERGE (b)-[:PAYS]->(pay)
+  WITH b, member_id
+  MATCH (b)-[old:PAYS]->(line:Payout {member_id: member_id})
+  DELETE old
+} IN TRANSACTIONS OF 1000 ROWS;

@@ -5,6 +5,8 @@ from __future__ import annotations
 import typer
 
 from downline.commands import (
+    adjust,
+    audit,
     cypher,
     db,
     demo,
@@ -35,4 +37,6 @@ app.add_typer(export.app, name="export")
 app.command("settle")(settle.command)
 app.command("reconcile")(reconcile.command)
 app.command("pay")(pay.command)
+app.command("adjust")(adjust.command)
+app.command("audit")(audit.command)
 app.add_typer(rollups.app, name="rollups")

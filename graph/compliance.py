@@ -4,7 +4,9 @@ what regulators look for).
 
 Income is the payout ledger netted (a reversal cancels its payout, and carries its order's
 ``paid_at``), in [start, end) on the order's ``paid_at``. Shares are integer basis points of
-integer fen, rounded down, and 0 when there is no income to share.
+integer fen, rounded down, and 0 when there is no income to share. Manual adjustments are not
+earned income: they are shown apart (``adjustments``, signed, booked in [start, end) on their
+own time) and count in no share.
 """
 
 from __future__ import annotations
@@ -93,6 +95,8 @@ class MemberCompliance:
     mostly_team_pay: bool
     """team_pay_bp above the team-pay threshold."""
     paths: PathCheck
+    adjustments: int = 0
+    """Net manual adjustments (fen, signed) booked in the window: not earned income."""
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,8 @@ class PlatformCompliance:
     flagged: tuple[FlaggedMember, ...]
     """The first ``limit`` flagged members, by income (highest first), then id."""
     paths: PathCheck
+    adjustments: int = 0
+    """Net manual adjustments (fen, signed) booked in the window: not earned income."""
 
 
 # A member's lines are found by member_id, the platform's by the window on paid_at: named
@@ -214,6 +220,18 @@ RETURN checked, max_tier, violations, bad[..$limit] AS listed
 MEMBER_PATHS = _MEMBER_PAYOUTS + _PATH_CHECK
 PATHS = _PLATFORM_PAYOUTS + _PATH_CHECK
 
+MEMBER_ADJUSTMENTS = """
+MATCH (a:Adjustment) USING INDEX SEEK a:Adjustment(member_id)
+WHERE a.member_id = $member_id AND a.at >= $start AND a.at < $end
+RETURN coalesce(sum(a.amount), 0) AS adjusted
+"""
+
+PLATFORM_ADJUSTMENTS = """
+MATCH (a:Adjustment) USING INDEX SEEK a:Adjustment(at)
+WHERE a.at >= $start AND a.at < $end
+RETURN coalesce(sum(a.amount), 0) AS adjusted
+"""
+
 
 async def _one(tx: neo4j.AsyncManagedTransaction, query: str, **params: Any) -> Any:
     result = await tx.run(query, params)
@@ -284,6 +302,9 @@ async def member_compliance(
             mostly_recruiting=income.total > 0 and income.gift_package_bp > recruiting_bp,
             mostly_team_pay=income.total > 0 and income.team_pay_bp > team_pay_bp,
             paths=await _paths(tx, member_id, window, limit, viewer),
+            adjustments=(await _one(tx, MEMBER_ADJUSTMENTS, member_id=member_id, **window))[
+                "adjusted"
+            ],
         )
 
     async with driver.session(database=database) as session:
@@ -333,6 +354,7 @@ async def platform_compliance(
                 for row in rows
             ),
             paths=await _paths(tx, None, window, limit),
+            adjustments=(await _one(tx, PLATFORM_ADJUSTMENTS, **window))["adjusted"],
         )
 
     async with driver.session(database=database) as session:

@@ -64,6 +64,25 @@ def clear(driver: neo4j.Driver, database: str = "neo4j") -> int:
 T = TypeVar("T")
 Work = Callable[[neo4j.AsyncManagedTransaction], Awaitable[T]]
 
+# The change mark (graph/delta.py): every product write that adds or changes orders, members or
+# the sponsor tree bumps this counter in its own transaction, so the API's cached "changed since
+# the refresh" is dropped by the very next read.
+CHANGES_KEY = "changes"
+BUMP = """
+MERGE (c:ChangeMark {key: $changes})
+SET c.seq = coalesce(c.seq, 0) + 1
+"""
+
+
+def bump_changes(tx: neo4j.ManagedTransaction) -> None:
+    """Marks the store changed, inside the writer's (synchronous) transaction."""
+    tx.run(BUMP, changes=CHANGES_KEY).consume()
+
+
+async def bump_changes_async(tx: neo4j.AsyncManagedTransaction) -> None:
+    """As ``bump_changes``, for the API's asynchronous writes."""
+    await (await tx.run(BUMP, changes=CHANGES_KEY)).consume()
+
 
 async def read(
     driver: neo4j.AsyncDriver, work: Work[T], *, timeout: float | None, database: str
@@ -77,9 +96,24 @@ async def read(
 async def write(
     driver: neo4j.AsyncDriver, work: Work[T], *, timeout: float | None, database: str
 ) -> T:
-    """As ``read``, for a write: the whole of ``work`` commits or nothing does."""
+    """As ``read``, for a write: the whole of ``work`` commits or nothing does, and with it the
+    change mark (``bump_changes``), so no reader is served what the write changed from before."""
+
+    async def marked(tx: neo4j.AsyncManagedTransaction) -> T:
+        done = await work(tx)
+        await bump_changes_async(tx)
+        return done
+
     async with driver.session(database=database) as session:
-        return await session.execute_write(neo4j.unit_of_work(timeout=timeout)(work))
+        return await session.execute_write(neo4j.unit_of_work(timeout=timeout)(marked))
+
+
+async def records(
+    tx: neo4j.AsyncManagedTransaction, query: str, **params: Any
+) -> list[neo4j.Record]:
+    """Every record of a query, read to the end inside the caller's transaction."""
+    result = await tx.run(query, params)
+    return [record async for record in result]
 
 
 async def fetch_one(

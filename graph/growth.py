@@ -14,7 +14,7 @@ from typing import Any
 
 import neo4j
 
-from graph.rollups import BUCKET_TZ
+from graph.window import BUCKET_TZ
 
 ACTIVATION_DAYS = 30
 MAX_RETENTION_MONTHS = 36

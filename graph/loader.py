@@ -39,6 +39,7 @@ from graph.bulkimport import (
     is_empty,
     replace_database,
 )
+from graph.db import bump_changes
 
 T = TypeVar("T")
 BATCH = 10_000
@@ -237,7 +238,13 @@ def _run(
     counters: dict[str, int],
     database: str,
 ) -> None:
-    summary = driver.execute_query(query, rows=rows, database_=database).summary
+    def work(tx: neo4j.ManagedTransaction) -> neo4j.ResultSummary:
+        summary = tx.run(query, rows=rows).consume()
+        bump_changes(tx)  # the API's cached delta must not outlive this batch
+        return summary
+
+    with driver.session(database=database) as session:
+        summary = session.execute_write(work)
     for key, value in vars(summary.counters).items():
         if isinstance(value, int) and not isinstance(value, bool) and value:
             counters[key] = counters.get(key, 0) + value

@@ -1,6 +1,7 @@
 """Members and the sponsor tree: register, transfer, suspend, read.
 
-Every write checks its input and writes inside one transaction, so a refusal writes nothing.
+Every write checks its input and writes inside one transaction, so a refusal writes nothing;
+an admin's transfer or suspension is audited (graph/audit.py) in that same transaction.
 """
 
 from __future__ import annotations
@@ -8,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import neo4j
 
 from contract.rules import DEFAULT_RULES, Rules, check_id, check_name
+from graph import audit
 from graph.db import fetch_one as _one
 from graph.db import write
 from graph.errors import BadInput, Conflict, NotFound
@@ -168,12 +170,16 @@ async def transfer_member(
     member_id: str,
     new_sponsor_id: str,
     at: datetime,
+    reason: str | None = None,
+    actor: str = audit.SYSTEM,
+    now: datetime | None = None,
     rules: Rules = DEFAULT_RULES,
     timeout: float | None = None,
     database: str = "neo4j",
 ) -> Member:
     """An admin move of a member (and its whole downline) under a new sponsor; never a cycle,
-    and dated no earlier than the member and the new sponsor joined."""
+    and dated no earlier than the member and the new sponsor joined. ``now`` is when the audit
+    record says it happened (default: the clock)."""
     with bad_input():
         check_id(member_id, "member id")
         check_id(new_sponsor_id, "sponsor id")
@@ -181,10 +187,13 @@ async def transfer_member(
         raise BadInput(f"member {member_id} cannot sponsor itself")
     with bad_input():
         rules.check_time(at, "at")
+    why = audit.require_reason(reason, "a transfer", actor)
 
     async def work(tx: neo4j.AsyncManagedTransaction) -> Member:
-        if not await _one(tx, MEMBER_EXISTS, id=member_id):
+        found = await _one(tx, READ_MEMBER, id=member_id)
+        if found is None:
             raise NotFound(f"member {member_id} does not exist")
+        before = member_from(found["member"])
         check = await _one(tx, WOULD_CYCLE, id=member_id, sponsor_id=new_sponsor_id)
         if check is None:
             raise NotFound(f"sponsor {new_sponsor_id} does not exist")
@@ -204,7 +213,20 @@ async def transfer_member(
                 )
         moved = await _one(tx, TRANSFER, id=member_id, sponsor_id=new_sponsor_id, at=at)
         assert moved is not None
-        return member_from(moved["member"])
+        after = member_from(moved["member"])
+        await audit.record_async(
+            tx,
+            audit.AuditEntry(
+                actor=actor,
+                action="member.transfer",
+                target=member_id,
+                at=now or datetime.now(UTC),
+                before={"sponsor_id": before.sponsor_id},
+                after={"sponsor_id": after.sponsor_id, "at": at.isoformat()},
+                reason=why,
+            ),
+        )
+        return after
 
     return await write(driver, work, timeout=timeout, database=database)
 
@@ -214,17 +236,38 @@ async def set_suspended(
     *,
     member_id: str,
     suspended: bool,
+    reason: str | None = None,
+    actor: str = audit.SYSTEM,
+    now: datetime | None = None,
     timeout: float | None = None,
     database: str = "neo4j",
 ) -> Member:
+    """Suspends (or reinstates) a member; audited as member.suspend or member.unsuspend."""
     with bad_input():
         check_id(member_id, "member id")
+    action = "member.suspend" if suspended else "member.unsuspend"
+    why = audit.require_reason(reason, "a suspension" if suspended else "an unsuspension", actor)
 
     async def work(tx: neo4j.AsyncManagedTransaction) -> Member:
-        changed = await _one(tx, SUSPEND, id=member_id, suspended=suspended)
-        if changed is None:
+        found = await _one(tx, READ_MEMBER, id=member_id)
+        if found is None:
             raise NotFound(f"member {member_id} does not exist")
-        return member_from(changed["member"])
+        changed = await _one(tx, SUSPEND, id=member_id, suspended=suspended)
+        assert changed is not None
+        after = member_from(changed["member"])
+        await audit.record_async(
+            tx,
+            audit.AuditEntry(
+                actor=actor,
+                action=action,
+                target=member_id,
+                at=now or datetime.now(UTC),
+                before={"suspended": bool(found["member"]["suspended"])},
+                after={"suspended": after.suspended},
+                reason=why,
+            ),
+        )
+        return after
 
     return await write(driver, work, timeout=timeout, database=database)
 

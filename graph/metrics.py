@@ -1,10 +1,10 @@
 """The five key-node metrics (domain.md) for any window, and rankings by each of them.
 
-Every number comes from the rollups plus what changed since (graph/revenue.py). A ranking over
-a window is computed from the refresh's candidates (each month's top members by each metric)
-when the months' bound on everyone else proves it (``top_from_series``); otherwise it walks
-members in the order of their all-time value, kept in an index by the refresh, which bounds
-every window's value from above, and stops as soon as no member further down could still
+Every number comes from the rollups (graph/levels.py) plus what changed since (graph/delta.py).
+A ranking over a window is computed from the refresh's candidates (each month's top members by
+each metric) when the months' bound on everyone else proves it (``top_from_series``); otherwise
+it walks members in the order of their all-time value, kept in an index by the refresh, which
+bounds every window's value from above, and stops as soon as no member further down could still
 enter the top. For an all-time ranking with nothing changed since the refresh the stored
 values are the answer.
 
@@ -29,17 +29,10 @@ from typing import Any
 import neo4j
 import numpy as np
 
-from graph.revenue import (
-    Delta,
-    EdgeRows,
-    Level,
-    Moved,
-    SubtreeReader,
-    Window,
-    _rows,
-    read_delta,
-    subtree_levels,
-)
+from graph.db import records
+from graph.delta import Delta, Moved, RollupCache, current_delta
+from graph.levels import EdgeRows, Level, SubtreeReader, subtree_levels
+from graph.window import Window
 
 PPM = 1_000_000
 
@@ -173,17 +166,21 @@ def metrics_of(member_id: str, levels: dict[int, Level], platform: int) -> Membe
 
 
 async def platform_volume(
-    tx: neo4j.AsyncManagedTransaction, start: datetime | None, end: datetime | None, delta: Delta
+    tx: neo4j.AsyncManagedTransaction,
+    start: datetime | None,
+    end: datetime | None,
+    delta: Delta,
+    cache: RollupCache | None = None,
 ) -> int:
     """The whole platform's group volume in the window: the denominator of at risk."""
     if delta.stale:
         bounds = {"start": start or EARLIEST, "end": end or LATEST}
-        rows = await _rows(tx, PLATFORM_EXACT, **bounds)
+        rows = await records(tx, PLATFORM_EXACT, **bounds)
         return int(rows[0]["gv"] or 0)
     w = Window(start, end, delta.day0, delta.days)
     total = delta.platform_gv[w.b] - delta.platform_gv[w.a]
     if w.edges():
-        total += int((await EdgeRows.read(tx, w, delta)).orders.amount.sum())
+        total += int((await EdgeRows.read(tx, w, delta, cache)).orders.amount.sum())
     # Whole and partial days hold orders as the refresh saw them; the rest is the delta's.
     total += sum(o.amount for o in delta.new_orders if not o.refunded and w.contains(o.paid_at))
     total -= sum(o.amount for o in delta.refunds if w.contains(o.paid_at))
@@ -198,8 +195,9 @@ async def _metrics(
     end: datetime | None,
     delta: Delta,
     platform: int,
+    cache: RollupCache | None = None,
 ) -> dict[str, MemberMetrics]:
-    levels = await subtree_levels(tx, member_ids, start, end, None, delta)
+    levels = await subtree_levels(tx, member_ids, start, end, None, delta, cache)
     return {member_id: metrics_of(member_id, lv, platform) for member_id, lv in levels.items()}
 
 
@@ -211,14 +209,15 @@ async def member_metrics(
     end: datetime | None,
     database: str = "neo4j",
     timeout: float | None = None,
+    cache: RollupCache | None = None,
 ) -> dict[str, MemberMetrics]:
     """Metrics of the given members in [start, end); unknown ids are left out."""
 
     @neo4j.unit_of_work(timeout=timeout)
     async def work(tx: neo4j.AsyncManagedTransaction) -> dict[str, MemberMetrics]:
-        delta = await read_delta(tx)
-        platform = await platform_volume(tx, start, end, delta)
-        return await _metrics(tx, member_ids, start, end, delta, platform)
+        delta = await current_delta(tx, cache)
+        platform = await platform_volume(tx, start, end, delta, cache)
+        return await _metrics(tx, member_ids, start, end, delta, platform, cache)
 
     async with driver.session(database=database) as session:
         return await session.execute_read(work)
@@ -301,8 +300,14 @@ class _Changes:
     join_in: np.ndarray
 
     @classmethod
-    async def read(cls, tx: neo4j.AsyncManagedTransaction, w: Window, delta: Delta) -> _Changes:
-        edges = await EdgeRows.read(tx, w, delta) if w.edges() or w.join_edge() else None
+    async def read(
+        cls,
+        tx: neo4j.AsyncManagedTransaction,
+        w: Window,
+        delta: Delta,
+        cache: RollupCache | None = None,
+    ) -> _Changes:
+        edges = await EdgeRows.read(tx, w, delta, cache) if w.edges() or w.join_edge() else None
         return cls.of(w, delta, edges)
 
     @classmethod
@@ -403,10 +408,23 @@ class _Rises:
         self._all_time: _Changes | None = None
 
     @classmethod
-    async def read(cls, tx: neo4j.AsyncManagedTransaction, delta: Delta) -> _Rises:
+    async def read(
+        cls, tx: neo4j.AsyncManagedTransaction, delta: Delta, cache: RollupCache | None = None
+    ) -> _Rises:
+        """The risers of ``delta``, kept with it in ``cache`` (they change only with it)."""
+        if cache is not None and cache.delta is delta and "rises" in cache.derived:
+            found: _Rises = cache.derived["rises"]
+            return found
+        rises = await cls._read(tx, delta)
+        if cache is not None and cache.delta is delta:
+            cache.derived["rises"] = rises
+        return rises
+
+    @classmethod
+    async def _read(cls, tx: neo4j.AsyncManagedTransaction, delta: Delta) -> _Rises:
         ids = {o.buyer for o in delta.new_orders if not o.refunded and o.buyer}
         ids |= {m.id for m in delta.new_members} | {m.id for m in delta.moved}
-        rows = await _rows(tx, RISERS, ids=sorted(ids)) if ids else []
+        rows = await records(tx, RISERS, ids=sorted(ids)) if ids else []
         return cls(delta, {r["id"]: Stored.of(r) for r in rows})
 
     def touched(self, row: Stored) -> bool:
@@ -579,6 +597,7 @@ async def top_members(
     limit: int,
     database: str = "neo4j",
     timeout: float | None = None,
+    cache: RollupCache | None = None,
 ) -> list[MemberMetrics]:
     """The ``limit`` members with the highest value of ``metric``, ties by member id."""
     if limit <= 0:
@@ -587,23 +606,23 @@ async def top_members(
 
     @neo4j.unit_of_work(timeout=timeout)
     async def work(tx: neo4j.AsyncManagedTransaction) -> list[MemberMetrics]:
-        delta = await read_delta(tx)
-        platform = await platform_volume(tx, start, end, delta)
+        delta = await current_delta(tx, cache)
+        platform = await platform_volume(tx, start, end, delta, cache)
         if start is None and end is None and not delta.changed:
-            rows = await _rows(tx, WALK[prop], skip=0, limit=limit)
+            rows = await records(tx, WALK[prop], skip=0, limit=limit)
             if rows:
-                rows += await _rows(tx, TIES[prop], v=rows[-1]["v"])
+                rows += await records(tx, TIES[prop], v=rows[-1]["v"])
             unique = {r["id"]: _stored(r, platform) for r in rows}
             return _rank(list(unique.values()), metric, limit)
         if delta.stale:
-            return await _threshold(tx, metric, start, end, limit, delta, platform, None)
-        rises = await _Rises.read(tx, delta)
+            return await _threshold(tx, metric, start, end, limit, delta, platform, None, cache)
+        rises = await _Rises.read(tx, delta, cache)
         if start is None and end is None:
-            return await _all_time(tx, metric, limit, delta, platform, rises)
-        fast = await top_from_series(tx, metric, start, end, limit, delta, platform, rises)
+            return await _all_time(tx, metric, limit, delta, platform, rises, cache)
+        fast = await top_from_series(tx, metric, start, end, limit, delta, platform, rises, cache)
         if fast is not None:
             return fast
-        return await _threshold(tx, metric, start, end, limit, delta, platform, rises)
+        return await _threshold(tx, metric, start, end, limit, delta, platform, rises, cache)
 
     async with driver.session(database=database) as session:
         return await session.execute_read(work)
@@ -613,9 +632,9 @@ async def top_members(
 class Candidates:
     """One refresh's ranking candidates: per member, prefix sums over day buckets.
 
-    Immutable for its rollup version, so each process keeps the current version's set in
-    memory (``_CACHE``): a ranking is then arithmetic on a few hundred rows, not a read of as
-    many array properties.
+    Immutable for its rollup version, so the ``RollupCache`` keeps the current version's set:
+    a ranking is then arithmetic on a few hundred rows, not a read of as many array
+    properties.
     """
 
     version: str
@@ -631,14 +650,14 @@ class Candidates:
     of: dict[str, np.ndarray]  # metric -> indexes of its candidates
 
 
-_CACHE: dict[str, Candidates] = {}
-
-
-async def candidates(tx: neo4j.AsyncManagedTransaction, version: str) -> Candidates:
-    found = _CACHE.get(version)
+async def candidates(
+    tx: neo4j.AsyncManagedTransaction, version: str, cache: RollupCache | None = None
+) -> Candidates:
+    kept = RollupCache().candidates if cache is None else cache.candidates
+    found: Candidates | None = kept.get(version)
     if found is not None:
         return found
-    rows = await _rows(tx, SERIES, version=version)
+    rows = await records(tx, SERIES, version=version)
 
     def column(key: str) -> np.ndarray:
         return np.asarray([r[key] for r in rows], dtype=np.int64)
@@ -663,8 +682,8 @@ async def candidates(tx: neo4j.AsyncManagedTransaction, version: str) -> Candida
         infl=tuple(tuple(int(x) for x in r["infl"]) for r in rows),
         of={m: np.asarray(idx, dtype=np.int64) for m, idx in of.items()},
     )
-    _CACHE.clear()  # one version at a time: the previous refresh's set is never read again
-    _CACHE[version] = found
+    kept.clear()  # one version at a time: the previous refresh's set is never read again
+    kept[version] = found
     return found
 
 
@@ -728,6 +747,7 @@ async def top_from_series(
     delta: Delta,
     platform: int,
     rises: _Rises | None = None,
+    cache: RollupCache | None = None,
 ) -> list[MemberMetrics] | None:
     """The ranking from the stored candidates when the bound proves it, else None.
 
@@ -743,9 +763,9 @@ async def top_from_series(
     if base is None:
         return None
     if rises is None:
-        rises = await _Rises.read(tx, delta)
-    c = await candidates(tx, delta.version)
-    changes = await _Changes.read(tx, w, delta)
+        rises = await _Rises.read(tx, delta, cache)
+    c = await candidates(tx, delta.version, cache)
+    changes = await _Changes.read(tx, w, delta, cache)
     a, b = w.a, w.b
     mine = c.of[metric.value]
     gv = (c.gv[mine, b] - c.gv[mine, a] + changes.volume(c, mine)).tolist()
@@ -766,7 +786,7 @@ async def top_from_series(
             ]
             for j, i in ((j, mine[j]) for j in moved)
         }
-        raw = await SubtreeReader(tx, w, delta).raw(
+        raw = await SubtreeReader(tx, w, delta, cache).raw(
             {p.root: None for ps in parts.values() for p in ps}
         )
         for j, ps in parts.items():
@@ -795,7 +815,7 @@ async def top_from_series(
     pending = rises.bounds(metric, w, base, platform, best)
 
     async def exact(due: list[str]) -> dict[str, MemberMetrics]:
-        return await _metrics(tx, due, start, end, delta, platform)
+        return await _metrics(tx, due, start, end, delta, platform, cache)
 
     await _settle(best, pending, metric, limit, exact)
     ranked = _rank(best.values(), metric, limit)
@@ -810,6 +830,7 @@ async def _exact_all_time(
     delta: Delta,
     platform: int,
     rises: _Rises,
+    cache: RollupCache | None = None,
 ) -> dict[str, MemberMetrics]:
     out: dict[str, MemberMetrics] = {}
     slow: list[str] = []
@@ -820,7 +841,7 @@ async def _exact_all_time(
         else:
             out[row.id] = found
     if slow:
-        out.update(await _metrics(tx, slow, None, None, delta, platform))
+        out.update(await _metrics(tx, slow, None, None, delta, platform, cache))
     return out
 
 
@@ -831,6 +852,7 @@ async def _all_time(
     delta: Delta,
     platform: int,
     rises: _Rises,
+    cache: RollupCache | None = None,
 ) -> list[MemberMetrics]:
     """All-time ranking after changes: members in stored order, each exact from its stored
     values, until no member further down can reach the top; then the risers whose bound
@@ -841,10 +863,10 @@ async def _all_time(
     skip = 0
     batch = max(limit, 20)
     while True:
-        rows = await _rows(tx, WALK[prop], skip=skip, limit=batch)
+        rows = await records(tx, WALK[prop], skip=skip, limit=batch)
         skip += len(rows)
         fresh = [Stored.of(r) for r in rows if r["id"] not in seen]
-        seen.update(await _exact_all_time(tx, fresh, delta, platform, rises))
+        seen.update(await _exact_all_time(tx, fresh, delta, platform, rises, cache))
         for row in fresh:
             pending.pop(row.id, None)
         if len(rows) < batch:
@@ -855,16 +877,16 @@ async def _all_time(
         if len(best) == limit and best[-1].rank_value(metric) > bound:
             break
         if bound == 0:
-            smallest = await _rows(tx, SMALLEST_IDS, n=limit + len(seen) + len(pending))
+            smallest = await records(tx, SMALLEST_IDS, n=limit + len(seen) + len(pending))
             more = [
                 Stored.of(r) for r in smallest if r["id"] not in seen and r["id"] not in pending
             ]
-            seen.update(await _exact_all_time(tx, more[:limit], delta, platform, rises))
+            seen.update(await _exact_all_time(tx, more[:limit], delta, platform, rises, cache))
             break
 
     async def exact(due: list[str]) -> dict[str, MemberMetrics]:
         rows = [rises.risers[i] for i in due]
-        return await _exact_all_time(tx, rows, delta, platform, rises)
+        return await _exact_all_time(tx, rows, delta, platform, rises, cache)
 
     await _settle(seen, pending, metric, limit, exact)
     return _rank(seen.values(), metric, limit)
@@ -879,6 +901,7 @@ async def _threshold(
     delta: Delta,
     platform: int,
     rises: _Rises | None,
+    cache: RollupCache | None = None,
 ) -> list[MemberMetrics]:
     """Exact values for members in descending stored order until none further can rank.
 
@@ -892,18 +915,18 @@ async def _threshold(
     if rises is None:
         if delta.new_members:
             ids = [m.id for m in delta.new_members]
-            seen.update(await _metrics(tx, ids, start, end, delta, platform))
+            seen.update(await _metrics(tx, ids, start, end, delta, platform, cache))
     else:
         w = Window(start, end, delta.day0, delta.days)
         pending = rises.bounds(metric, w, None, platform, ())
 
     async def exact(due: list[str]) -> dict[str, MemberMetrics]:
-        return await _metrics(tx, due, start, end, delta, platform)
+        return await _metrics(tx, due, start, end, delta, platform, cache)
 
     skip = 0
     batch = max(limit, 20)
     while True:
-        rows = await _rows(tx, WALK[prop], skip=skip, limit=batch)
+        rows = await records(tx, WALK[prop], skip=skip, limit=batch)
         skip += len(rows)
         fresh = [r["id"] for r in rows if r["id"] not in seen]
         seen.update(await exact(fresh))
@@ -919,7 +942,7 @@ async def _threshold(
             break
         if bound == 0:
             # Everyone further down has the value 0, so among them the smallest ids rank first.
-            smallest = await _rows(tx, SMALLEST_IDS, n=limit + len(seen) + len(pending))
+            smallest = await records(tx, SMALLEST_IDS, n=limit + len(seen) + len(pending))
             more = [r["id"] for r in smallest if r["id"] not in seen and r["id"] not in pending]
             seen.update(await exact(more[:limit]))
             break

@@ -1,8 +1,10 @@
-"""The payout ledger: reading payouts, members' balances, payout batches, totals per tier.
+"""The payout ledger: the export, payout batches, totals per tier.
 
-Payouts and reversals are never edited. A member's balance is the sum of its ledger lines
-(payouts and reversals) that no payout batch has paid yet; a batch pays a line by linking it,
-``(:PayoutBatch)-[:PAYS]->(:Payout)``, so every balance is the sum of the lines behind it.
+Payouts, reversals and adjustments are never edited. A payout batch pays amounts, not lines:
+``(:PayoutBatch)-[:PAYS]->(:Payment {member_id, amount})``, and a member's balance is its ledger
+lines less its payments (graph/ledger.py, where every balance read lives). A batch pays every
+approved withdrawal whose balance still covers it, and with a minimum also every other member
+whose balance reaches it (the sweep of the payout batches before withdrawals existed).
 """
 
 from __future__ import annotations
@@ -11,9 +13,13 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import neo4j
 
+from contract.money import format_yuan
+from graph import ledger
+from graph.audit import AuditEntry, record
 from graph.db import read
 from graph.errors import BadInput
 
@@ -23,9 +29,12 @@ TIERS = (1, 2, 3)
 
 @dataclass(frozen=True)
 class PayoutLine:
-    order_id: str
+    """A line of the export; an adjustment's has kind ADJUSTMENT, no order or tier, and its
+    adjustment id as ``run_id``."""
+
+    order_id: str | None
     member_id: str
-    tier: int
+    tier: int | None
     kind: str
     amount: int
     reversal: bool
@@ -36,14 +45,28 @@ class PayoutLine:
 class BatchLine:
     member_id: str
     amount: int
+    withdrawal_id: str | None = None
+    """The approved withdrawal this pays; None for a balance paid by the minimum."""
+
+
+@dataclass(frozen=True)
+class Unpaid:
+    """An approved withdrawal the balance no longer covers (a reversal came after approval);
+    it stays approved until the balance covers it again or an admin rejects it."""
+
+    withdrawal_id: str
+    member_id: str
+    amount: int
+    balance: int
 
 
 @dataclass(frozen=True)
 class PayoutBatch:
     id: str | None
-    """None when no member's balance reached the minimum (nothing was written)."""
-    minimum: int
+    """None when nothing was due (nothing was written)."""
+    minimum: int | None
     lines: tuple[BatchLine, ...]
+    unpaid: tuple[Unpaid, ...] = ()
 
     @property
     def total(self) -> int:
@@ -95,44 +118,44 @@ WHERE p.run_id = $run_id AND p.paid_at >= $start AND p.paid_at < $end
     + _EXPORT_LINES
 )
 
-# A paid line is linked from its batch; only batches have PAYS, so the check names no label.
-BALANCES = """
-MATCH (p:Payout)
-WHERE NOT EXISTS { (p)<-[:PAYS]-() }
-RETURN p.member_id AS member_id, sum(p.amount) AS balance
-ORDER BY member_id
+EXPORT_ADJUSTMENTS = """
+MATCH (a:Adjustment) USING INDEX SEEK a:Adjustment(at)
+WHERE a.at >= $start AND a.at < $end
+RETURN null AS order_id, a.member_id AS member_id, null AS tier, 'ADJUSTMENT' AS kind,
+       a.amount AS amount, false AS reversal, a.id AS run_id
+ORDER BY a.at, a.id
 """
 
-BALANCE = """
-MATCH (p:Payout) USING INDEX SEEK p:Payout(member_id)
-WHERE p.member_id = $member_id AND NOT EXISTS { (p)<-[:PAYS]-() }
-RETURN sum(p.amount) AS balance
+BALANCES = ledger.BALANCES
+BALANCE = ledger.BALANCE
+LOCK_LEDGER = ledger.LOCK_LEDGER
+
+APPROVED = """
+MATCH (w:Withdrawal) USING INDEX SEEK w:Withdrawal(state)
+WHERE w.state = 'APPROVED'
+RETURN w.id AS id, w.member_id AS member_id, w.amount AS amount
+ORDER BY member_id, id
 """
 
-# The ledger node is locked first, so two batches opened at once run one after the other, and
-# the second sees the lines the first paid: a balance is paid exactly once.
-LOCK_LEDGER = """
-MERGE (l:PayoutLedger {id: 'ledger'})
-SET l.last_batch_at = datetime()
+OPEN_MEMBERS = """
+MATCH (w:Withdrawal) USING INDEX SEEK w:Withdrawal(state)
+WHERE w.state IN $open_states
+RETURN collect(DISTINCT w.member_id) AS members
 """
 
+# Payment keys are unique: a withdrawal's payment is keyed by the withdrawal, so it can never be
+# paid twice whatever happens to the batch around it.
 OPEN_BATCH = """
-MATCH (p:Payout)
-WHERE NOT EXISTS { (p)<-[:PAYS]-() }
-WITH p.member_id AS member_id, collect(p) AS lines, sum(p.amount) AS balance
-WHERE balance >= $minimum
-WITH collect({member_id: member_id, lines: lines, balance: balance}) AS due
-WHERE size(due) > 0
-CREATE (b:PayoutBatch {id: $batch_id, created_at: datetime(), minimum: $minimum,
-                       members: size(due), total: reduce(t = 0, d IN due | t + d.balance)})
-WITH b, due
-UNWIND due AS d
-CALL (b, d) {
-  UNWIND d.lines AS line
-  CREATE (b)-[:PAYS]->(line)
-}
-RETURN d.member_id AS member_id, d.balance AS amount
-ORDER BY member_id
+CREATE (b:PayoutBatch {id: $batch_id, created_at: $at, minimum: $minimum,
+                       members: size($due), total: reduce(t = 0, d IN $due | t + d.amount)})
+WITH b
+UNWIND $due AS d
+CREATE (b)-[:PAYS]->(:Payment {key: d.key, member_id: d.member_id, amount: d.amount,
+                               batch_id: $batch_id, withdrawal_id: d.withdrawal_id, at: $at})
+WITH d
+WHERE d.withdrawal_id IS NOT NULL
+MATCH (w:Withdrawal {id: d.withdrawal_id})
+SET w.state = 'PAID', w.paid_at = $at, w.batch_id = $batch_id
 """
 
 SUMMARY_MEMBER = """
@@ -177,39 +200,124 @@ def export_lines(
         )
         for r in result:
             yield PayoutLine(**r.data())
+        if run_id is None:
+            result = session.run(EXPORT_ADJUSTMENTS, start=start or EARLIEST, end=end or LATEST)
+            for r in result:
+                yield PayoutLine(**r.data())
 
 
-def balances(driver: neo4j.Driver, *, database: str = "neo4j") -> dict[str, int]:
-    """member id -> balance (fen) for every member with unpaid ledger lines."""
-    records, _, _ = driver.execute_query(
-        BALANCES, database_=database, routing_=neo4j.RoutingControl.READ
-    )
-    return {r["member_id"]: r["balance"] for r in records}
+balances = ledger.balances
 
 
 def balance(driver: neo4j.Driver, member_id: str, *, database: str = "neo4j") -> int:
+    """A member's balance (ledger lines less payments), fen."""
     records, _, _ = driver.execute_query(
-        BALANCE, member_id=member_id, database_=database, routing_=neo4j.RoutingControl.READ
+        BALANCE,
+        member_id=member_id,
+        open_states=list(ledger.OPEN_STATES),
+        database_=database,
+        routing_=neo4j.RoutingControl.READ,
     )
-    return int(records[0]["balance"] or 0)
+    r = records[0]
+    return int(r["earned"] + r["adjusted"] - r["paid"])
+
+
+def _member_balance(tx: neo4j.ManagedTransaction, member_id: str) -> int:
+    r = tx.run(BALANCE, member_id=member_id, open_states=list(ledger.OPEN_STATES)).single(
+        strict=True
+    )
+    return int(r["earned"] + r["adjusted"] - r["paid"])
+
+
+def _due(
+    tx: neo4j.ManagedTransaction, minimum: int | None
+) -> tuple[list[dict[str, Any]], list[Unpaid]]:
+    """What this batch pays: approved withdrawals the balance covers, then (with a minimum) the
+    balances of members without an open withdrawal that reach it."""
+    due: list[dict[str, Any]] = []
+    unpaid: list[Unpaid] = []
+    for w in tx.run(APPROVED).data():
+        owed = _member_balance(tx, w["member_id"])
+        if owed < w["amount"]:
+            unpaid.append(Unpaid(w["id"], w["member_id"], w["amount"], owed))
+            continue
+        due.append(
+            {
+                "key": w["id"],
+                "member_id": w["member_id"],
+                "amount": w["amount"],
+                "withdrawal_id": w["id"],
+                "balance": owed,
+            }
+        )
+    if minimum is not None:
+        row = tx.run(OPEN_MEMBERS, open_states=list(ledger.OPEN_STATES)).single(strict=True)
+        waiting = set(row["members"])
+        for r in tx.run(BALANCES):
+            if r["member_id"] in waiting or r["balance"] < minimum:
+                continue
+            due.append(
+                {
+                    "key": None,
+                    "member_id": r["member_id"],
+                    "amount": r["balance"],
+                    "withdrawal_id": None,
+                    "balance": r["balance"],
+                }
+            )
+    due.sort(key=lambda d: (d["member_id"], d["withdrawal_id"] or ""))
+    return due, unpaid
 
 
 def open_batch(
-    driver: neo4j.Driver, *, minimum: int, database: str = "neo4j", batch_id: str | None = None
+    driver: neo4j.Driver,
+    *,
+    actor: str,
+    minimum: int | None = None,
+    at: datetime | None = None,
+    database: str = "neo4j",
+    batch_id: str | None = None,
 ) -> PayoutBatch:
-    """Pays every member whose balance is at least ``minimum`` fen their whole balance, once."""
-    if minimum <= 0:
+    """Pays every approved withdrawal the balance covers, and with ``minimum`` (fen) every other
+    balance that reaches it, exactly once, in one transaction with one ``pay`` audit record per
+    member paid."""
+    if minimum is not None and minimum <= 0:
         raise BadInput(f"the minimum must be above zero, got {minimum} fen")
-    new_id = batch_id or f"batch-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    when = at or datetime.now(UTC)
+    new_id = batch_id or f"batch-{when.astimezone(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
 
-    def work(tx: neo4j.ManagedTransaction) -> list[BatchLine]:
+    def work(tx: neo4j.ManagedTransaction) -> tuple[list[BatchLine], list[Unpaid]]:
         tx.run(LOCK_LEDGER).consume()
-        result = tx.run(OPEN_BATCH, minimum=minimum, batch_id=new_id)
-        return [BatchLine(r["member_id"], r["amount"]) for r in result]
+        due, unpaid = _due(tx, minimum)
+        if not due:
+            return [], unpaid
+        for d in due:
+            d["key"] = d["key"] or f"{new_id}|{d['member_id']}"
+        tx.run(OPEN_BATCH, due=due, batch_id=new_id, minimum=minimum, at=when).consume()
+        for d in due:
+            record(
+                tx,
+                AuditEntry(
+                    actor=actor,
+                    action="pay",
+                    target=d["member_id"],
+                    at=when,
+                    before={"balance": format_yuan(d["balance"]), "withdrawal": d["withdrawal_id"]},
+                    after={
+                        "balance": format_yuan(d["balance"] - d["amount"]),
+                        "paid": format_yuan(d["amount"]),
+                        "batch": new_id,
+                        "withdrawal": d["withdrawal_id"],
+                    },
+                ),
+            )
+        return [BatchLine(d["member_id"], d["amount"], d["withdrawal_id"]) for d in due], unpaid
 
     with driver.session(database=database) as session:
-        lines = session.execute_write(work)
-    return PayoutBatch(id=new_id if lines else None, minimum=minimum, lines=tuple(lines))
+        lines, unpaid = session.execute_write(work)
+    return PayoutBatch(
+        id=new_id if lines else None, minimum=minimum, lines=tuple(lines), unpaid=tuple(unpaid)
+    )
 
 
 async def tier_payouts(

@@ -9,17 +9,22 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import neo4j
 
+from contract.money import format_yuan, parse_yuan
+from graph import audit
 from graph.errors import BadInput, Conflict
 
 MAX_TIERS = 3
 FULL_BP = 10_000
 TOP_KEYS = frozenset({"id", "effective_from", "hold_days", "tiers", "self_purchase"})
+OPTIONAL_KEYS = frozenset({"min_withdrawal"})
+DEFAULT_MIN_WITHDRAWAL = 10_000
+"""100.00 yuan: the smallest withdrawal a member may request unless the plan says otherwise."""
 SECTIONS = {
     "retail": frozenset({"override_bp"}),
     "gift_package": frozenset({"cost_bp", "shares_bp"}),
@@ -42,12 +47,15 @@ class Plan:
     gift_cost_bp: int
     gift_shares_bp: tuple[int, ...]
     """bp of the gift-package pool paid to tiers 1.. (``tiers`` entries)."""
+    min_withdrawal: int = DEFAULT_MIN_WITHDRAWAL
+    """fen; the smallest withdrawal a member may request while this plan is in effect."""
 
 
 PLAN_FIELDS = """
     id: p.id, effective_from: p.effective_from, hold_days: p.hold_days, tiers: p.tiers,
     self_purchase: p.self_purchase, retail_override_bp: p.retail_override_bp,
-    gift_cost_bp: p.gift_cost_bp, gift_shares_bp: p.gift_shares_bp
+    gift_cost_bp: p.gift_cost_bp, gift_shares_bp: p.gift_shares_bp,
+    min_withdrawal: p.min_withdrawal
 """
 
 READ_PLANS = f"MATCH (p:Plan) RETURN p {{ {PLAN_FIELDS} }} AS plan ORDER BY p.effective_from"
@@ -71,7 +79,7 @@ CREATE_PLAN = """
 CREATE (p:Plan {id: $id, effective_from: $effective_from, hold_days: $hold_days, tiers: $tiers,
                 self_purchase: $self_purchase, retail_override_bp: $retail_override_bp,
                 gift_cost_bp: $gift_cost_bp, gift_shares_bp: $gift_shares_bp,
-                loaded_at: datetime()})
+                min_withdrawal: $min_withdrawal, loaded_at: datetime()})
 """
 
 
@@ -96,7 +104,7 @@ def _bps(value: object, what: str) -> tuple[int, ...]:
 
 def plan_from_mapping(data: dict[str, Any]) -> Plan:
     """Checks every rule of a plan; raises PlanRefused with the first broken one."""
-    unknown = set(data) - TOP_KEYS - set(SECTIONS)
+    unknown = set(data) - TOP_KEYS - OPTIONAL_KEYS - set(SECTIONS)
     for section, keys in SECTIONS.items():
         body = data.get(section)
         if not isinstance(body, dict):
@@ -142,6 +150,7 @@ def plan_from_mapping(data: dict[str, Any]) -> Plan:
         raise PlanRefused("self_purchase must be true or false")
     return Plan(
         id=plan_id.strip(),
+        min_withdrawal=_min_withdrawal(data.get("min_withdrawal")),
         effective_from=effective,
         hold_days=hold,
         tiers=tiers,
@@ -150,6 +159,23 @@ def plan_from_mapping(data: dict[str, Any]) -> Plan:
         gift_cost_bp=_bp(gift.get("cost_bp"), "gift_package.cost_bp"),
         gift_shares_bp=shares,
     )
+
+
+def _min_withdrawal(value: object) -> int:
+    """Yuan as a TOML string ("100.00"): a TOML float would be a float touching money."""
+    if value is None:
+        return DEFAULT_MIN_WITHDRAWAL
+    if not isinstance(value, str):
+        raise PlanRefused(
+            f'min_withdrawal must be an amount in yuan as a string, e.g. "100.00"; got {value!r}'
+        )
+    try:
+        fen = parse_yuan(value)
+    except ValueError as exc:
+        raise PlanRefused(f"min_withdrawal: {exc}") from exc
+    if fen <= 0:
+        raise PlanRefused(f"min_withdrawal must be above 0.00, got {format_yuan(fen)}")
+    return fen
 
 
 def read_plan_file(path: Path) -> Plan:
@@ -170,6 +196,8 @@ def _plan_from(row: dict[str, Any]) -> Plan:
         retail_override_bp=tuple(row["retail_override_bp"]),
         gift_cost_bp=row["gift_cost_bp"],
         gift_shares_bp=tuple(row["gift_shares_bp"]),
+        # Plans stored before min_withdrawal existed have the default.
+        min_withdrawal=row.get("min_withdrawal") or DEFAULT_MIN_WITHDRAWAL,
     )
 
 
@@ -183,11 +211,20 @@ def _params(plan: Plan) -> dict[str, Any]:
         "retail_override_bp": list(plan.retail_override_bp),
         "gift_cost_bp": plan.gift_cost_bp,
         "gift_shares_bp": list(plan.gift_shares_bp),
+        "min_withdrawal": plan.min_withdrawal,
     }
 
 
-def store_plan(driver: neo4j.Driver, plan: Plan, *, database: str = "neo4j") -> bool:
-    """Stores a checked plan; False when the identical plan is already stored.
+def store_plan(
+    driver: neo4j.Driver,
+    plan: Plan,
+    *,
+    actor: str = audit.SYSTEM,
+    now: datetime | None = None,
+    database: str = "neo4j",
+) -> bool:
+    """Stores a checked plan, audited as plan.load by ``actor`` in the same transaction; False
+    (nothing written, nothing audited) when the identical plan is already stored.
 
     Raises Conflict when the id is taken by a different plan, another plan takes effect at the
     same instant, a settlement is running, or orders that already settled would fall under it.
@@ -210,6 +247,16 @@ def store_plan(driver: neo4j.Driver, plan: Plan, *, database: str = "neo4j") -> 
                 f" at {ctx['latest'].to_native().isoformat()}): it would rewrite their past"
             )
         tx.run(CREATE_PLAN, _params(plan)).consume()
+        audit.record(
+            tx,
+            audit.AuditEntry(
+                actor=actor,
+                action="plan.load",
+                target=plan.id,
+                at=now or datetime.now(UTC),
+                after=_params(plan),
+            ),
+        )
         return True
 
     with driver.session(database=database) as session:

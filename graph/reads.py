@@ -114,12 +114,6 @@ RETURN req.id AS id, req.first AS first, req.after AS after, total,
        rest[0..req.first] AS ids, size(rest) > req.first AS has_next
 """
 
-DOWNLINE_COUNTS = """
-UNWIND $ids AS id
-MATCH (m:Member {id: id}) USING INDEX SEEK m:Member(id)
-RETURN id, COUNT { (d)-[:SPONSORED_BY*]->(m) } AS n
-"""
-
 # Upward from each candidate: bounded by the tree's depth, never by the viewer's downline size.
 # The viewer is sought once, before the candidates: a labelled {id} node inside the check was
 # planned as a scan of the whole Member(id) index per candidate on a store sampled empty.
@@ -233,24 +227,6 @@ async def recruits_pages(
 
     return await _read(
         driver, RECRUITS, {"requests": params}, convert, timeout=timeout, database=database
-    )
-
-
-async def downline_counts(
-    driver: neo4j.AsyncDriver,
-    ids: Sequence[str],
-    *,
-    timeout: float | None = None,
-    database: str = "neo4j",
-) -> dict[str, int]:
-    """Members below each existing member (the member itself excluded)."""
-    return await _read(
-        driver,
-        DOWNLINE_COUNTS,
-        {"ids": list(dict.fromkeys(ids))},
-        lambda rows: {row["id"]: int(row["n"]) for row in rows},
-        timeout=timeout,
-        database=database,
     )
 
 

@@ -28,46 +28,21 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import neo4j
 import numpy as np
 
 from graph import statistics
+from graph.window import BUCKET_OFFSET_S, DAY_S, month_starts
 
 CHECKPOINT_EVERY = 16
 WRITE_BATCH = 10_000
 # Members per calendar month and metric whose whole day-by-day series the rankings keep (the
 # API pages up to 100 rows); everyone else is bounded by the largest month value left out.
 RANK_CANDIDATES = 100
-# Day buckets start at midnight China Standard Time, so windows that begin and end on a local
-# midnight (a day, a month, the last 30 days) need no partial-day scan at all.
-BUCKET_TZ = timezone(timedelta(hours=8))
-DAY_S = 86_400
-BUCKET_OFFSET_S = 8 * 3600
 STATE_KEY = "rollups"
-
-
-def day_of(epoch_s: int) -> int:
-    """The absolute day bucket (days since 1970-01-01 CST) of an instant."""
-    return (epoch_s + BUCKET_OFFSET_S) // DAY_S
-
-
-def day_start(day: int) -> datetime:
-    return datetime.fromtimestamp(day * DAY_S - BUCKET_OFFSET_S, tz=UTC).astimezone(BUCKET_TZ)
-
-
-def month_starts(first: int, span: int) -> list[int]:
-    """Indexes (days since ``first``) where each calendar month (+08:00) starts, then ``span``."""
-    starts: list[int] = []
-    previous: tuple[int, int] | None = None
-    for d in range(span):
-        date = day_start(first + d)
-        if (date.year, date.month) != previous:
-            starts.append(d)
-            previous = (date.year, date.month)
-    return [*starts, span]
 
 
 @dataclass(frozen=True)

@@ -355,6 +355,23 @@ def bulk_import(
 
     ``args`` are those of ``neo4j-admin database import full``; its output goes to ``log``.
     """
+    return admin(paths, "import", args, heap=heap, log=log)
+
+
+def admin(
+    paths: ServerPaths,
+    mode: str,
+    args: list[str],
+    *,
+    heap: str,
+    log: Path,
+    stdin: Path | None = None,
+) -> subprocess.CompletedProcess[bytes]:
+    """Runs an offline ``neo4j-admin database`` command (``import``, ``dump``, ``load`` or
+    ``check``) through the launcher on this stopped store; its output goes to ``log``.
+
+    ``stdin`` feeds a file to the command (``load --from-stdin``).
+    """
     jar = build_launcher()
     command = [
         java_executable(),
@@ -364,15 +381,45 @@ def bulk_import(
         "-XX:+ExitOnOutOfMemoryError",
         "-jar",
         str(jar),
-        "import",
+        mode,
         "--data",
         str(paths.store),
         *args,
     ]
-    with log.open("ab") as out:
+    with log.open("ab") as out, contextlib.ExitStack() as stack:
+        source = stack.enter_context(stdin.open("rb")) if stdin is not None else None
         return subprocess.run(
-            command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, check=False
+            command,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=source if source is not None else subprocess.DEVNULL,
+            check=False,
         )
+
+
+def kill(paths: ServerPaths) -> bool:
+    """Kills the server with SIGKILL, as a crash would (the crash drills); False if none ran.
+
+    The store is left as the crash leaves it: the next start recovers it from the transaction log.
+    """
+    recorded = _read_pid(paths)
+    if recorded is None or not _pid_alive(recorded[0]):
+        paths.pid_file.unlink(missing_ok=True)
+        return False
+    pid, port = recorded
+    os.kill(pid, signal.SIGKILL)
+    child = _children.pop(pid, None)
+    deadline = time.monotonic() + 30
+    if child is not None:
+        # Reaped only once every thread is gone; a zombie leader may still hold the port.
+        child.wait(timeout=30)
+    while _pid_alive(pid) and time.monotonic() < deadline:
+        _reap(pid)
+        time.sleep(0.05)
+    while not port_is_free("127.0.0.1", port) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    paths.pid_file.unlink(missing_ok=True)
+    return True
 
 
 def _reap(pid: int) -> None:

@@ -31,7 +31,9 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
         yield Settings.from_env(
             {
                 **os.environ,
-                "DOWNLINE_JWT_SECRET": os.environ.get("DOWNLINE_JWT_SECRET", "test-secret"),
+                "DOWNLINE_JWT_SECRET": os.environ.get(
+                    "DOWNLINE_JWT_SECRET", "test-secret-that-is-long-enough-for-hs256"
+                ),
             }
         )
         return
@@ -94,7 +96,7 @@ def cli_env(settings: Settings, graph: neo4j.Driver) -> dict[str, str]:
         "NEO4J_URI": settings.neo4j_uri,
         "NEO4J_PASSWORD": settings.require_password(),
         "DOWNLINE_NEO4J_DIR": str(settings.neo4j_data_dir),
-        "DOWNLINE_JWT_SECRET": settings.jwt_secret or "test-secret",
+        "DOWNLINE_JWT_SECRET": settings.jwt_secret or "test-secret-that-is-long-enough-for-hs256",
     }
 
 

@@ -45,20 +45,28 @@
 // run removes that only after this statement), and MERGE keeps it idempotent; the refund time stays on the order, so a refund is
 // seen as soon as it is recorded. Serial: two packages of one member would lock that member.
 //
+// The pieces between "// section NAME" and "// end NAME" are also run on their own, read only:
+// the pending count before a run and the settlement preview (graph/payrules.py), so the rules
+// are written here once.
+//
 // Plans (docs/model.md, "Plans"): each statement names its anchor index with USING INDEX, and
 // every per-order lookup is an expansion from a bound node. The nodes reached that way carry no
 // label in the pattern (g, m), so the planner cannot turn a per-order check into an index seek,
 // which is what it did on a store whose statistics were sampled while it was empty.
 MATCH (:SettlementLock {id: 'settlement', run_id: $run_id})
+// section links: the gift packages bought by $cutoff and not linked yet, linked to their buyer
 MATCH (g:Order) USING INDEX g:Order(unsettled_since)
 WHERE g.unsettled_since <= datetime($cutoff) AND g.kind = 'GIFT_PACKAGE'
   AND NOT EXISTS { ()-[:HOLDS_PACKAGE]->(g) }
 CALL (g) {
   MATCH (m)-[:BOUGHT]->(g)
   MERGE (m)-[:HOLDS_PACKAGE]->(g)
-} IN TRANSACTIONS OF 10000 ROWS;
+}
+// end links
+IN TRANSACTIONS OF 10000 ROWS;
 
 MATCH (:SettlementLock {id: 'settlement', run_id: $run_id})
+// section pending: the orders that settle at $cutoff, each with the plan in effect at its paid_at
 MATCH (plan:Plan)
 WITH plan ORDER BY plan.effective_from
 WITH collect(plan) AS plans
@@ -70,7 +78,9 @@ WHERE o.unsettled_since >= plan.effective_from AND o.unsettled_since <= latest
   AND (until IS NULL OR o.unsettled_since < until)
   AND o.settled_run IS NULL
   AND NOT coalesce(o.refunded_at <= datetime($cutoff), false)
+// end pending
 CALL (o, plan) {
+  // section shares: per order o under plan: pool, and per tier its member m, share, eligible
   OPTIONAL MATCH (o)<-[:SOLD]-(seller:Member)
   OPTIONAL MATCH (o)<-[:BOUGHT]-(buyer:Member)
   OPTIONAL MATCH (buyer)-[:SPONSORED_BY]->(sponsor:Member)
@@ -100,6 +110,7 @@ CALL (o, plan) {
          (m)-[:HOLDS_PACKAGE]->(g)
          WHERE g.paid_at <= o.paid_at AND NOT coalesce(g.refunded_at <= o.paid_at, false)
        } AS eligible
+  // end shares
   FOREACH (_ IN CASE WHEN eligible THEN [1] ELSE [] END |
     MERGE (p:Payout {key: o.id + '|' + toString(tier) + '|P'})
     ON CREATE SET p.order_id = o.id, p.member_id = m.id, p.tier = tier, p.kind = o.kind,

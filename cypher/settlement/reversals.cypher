@@ -13,20 +13,25 @@
 //   :param run_id => 'run-20261130-a1b2c3'
 //   :param batch => 5000
 //   :param concurrency => 2
-// Output: none (counters only).
+// Output: none (counters only). The pieces between "// section NAME" and "// end NAME" are also
+// run on their own, read only (the pending count, the settlement preview: graph/payrules.py).
 // Run: cypher-shell -a bolt://127.0.0.1:7687 -u neo4j -p "$NEO4J_PASSWORD" \
 //        -P 'cutoff => "2026-11-30T00:00:00+08:00"' -P 'run_id => "run-20261130-a1b2c3"' \
 //        -P 'batch => 5000' -P 'concurrency => 2' -f cypher/settlement/reversals.cypher
 //      after payouts.cypher (see begin.cypher for all four steps), or: downline settle --until ...
 
 MATCH (:SettlementLock {id: 'settlement', run_id: $run_id})
+// section refunded: the orders refunded by $cutoff that settled and are not reversed yet
 MATCH (o:Order) USING INDEX o:Order(refunded_at)
 WHERE o.refunded_at <= datetime($cutoff) AND o.settled_run IS NOT NULL AND o.reversed_run IS NULL
+// end refunded
 CALL (o) {
   SET o.reversed_run = $run_id
   WITH o
+  // section reversed: each payout p of order o, which a reversal negates
   UNWIND [1, 2, 3] AS tier
   MATCH (p:Payout {key: o.id + '|' + toString(tier) + '|P'})
+  // end reversed
   MERGE (r:Payout {key: o.id + '|' + toString(tier) + '|R'})
   ON CREATE SET r.order_id = p.order_id, r.member_id = p.member_id, r.tier = p.tier,
                 r.kind = p.kind, r.amount = -p.amount, r.reversal = true, r.run_id = $run_id,

@@ -1,13 +1,23 @@
-"""downline db start|stop|status|reset|schema: the embedded Neo4j, and the schema of any."""
+"""downline db start|stop|status|reset|schema|backup|restore: the embedded Neo4j, the schema of
+any, and backups of the embedded one."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 
 from contract.settings import Settings
+from downline.commands.actor import option as actor_option
+from downline.commands.actor import who
 from downline.commands.common import driver, fail, out, settings
 from graph import server
-from graph.db import apply_schema, clear
+from graph.backup import BackupFailed, BackupRefused
+from graph.backup import backup as dump_database
+from graph.backup import restore as load_database
+from graph.bulkimport import ManagedServer, managed_server
+from graph.db import apply_schema
+from graph.reset import reset_graph
 
 app = typer.Typer(help="Start, stop, inspect or empty the embedded Neo4j.", no_args_is_help=True)
 
@@ -18,6 +28,23 @@ def paths(config: Settings) -> server.ServerPaths:
 
 def auth(config: Settings) -> tuple[str, str]:
     return config.neo4j_user, config.require_password()
+
+
+def managed(config: Settings) -> ManagedServer:
+    """The embedded server a backup or restore may stop and start; fails for any other."""
+    target = managed_server(
+        config.neo4j_data_dir,
+        host=config.bolt_host,
+        port=config.bolt_port,
+        password=config.neo4j_password,
+    )
+    if target is None:
+        fail(
+            f"backup and restore run on the server Downline runs in {config.neo4j_data_dir}"
+            f" ('downline db start'), and none runs there at {config.neo4j_uri}; for another"
+            " Neo4j use its own neo4j-admin database dump and load"
+        )
+    return target
 
 
 @app.command()
@@ -73,15 +100,18 @@ def status() -> None:
 
 
 @app.command()
-def reset(yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation.")) -> None:
-    """Deletes every node and relationship (the schema stays)."""
+def reset(
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+    actor: str | None = actor_option(),
+) -> None:
+    """Deletes every node and relationship but the audit trail (the schema stays); audited."""
     config = settings()
     if not yes and not typer.confirm(f"Delete the whole graph at {config.neo4j_uri}?"):
         fail("nothing was deleted")
     with driver(config) as d:
-        deleted = clear(d, config.neo4j_database)
+        deleted = reset_graph(d, actor=who(actor), database=config.neo4j_database)
         apply_schema(d, config.neo4j_database)
-    out.print(f"deleted {deleted} nodes; the graph is empty")
+    out.print(f"deleted {deleted} nodes; the graph is empty but for its audit trail")
 
 
 @app.command()
@@ -92,3 +122,51 @@ def schema() -> None:
     with driver(config) as d:
         apply_schema(d, config.neo4j_database)
     out.print(f"schema applied at {config.neo4j_uri}", highlight=False)
+
+
+@app.command()
+def backup(
+    to: Path = typer.Option(..., "--out", dir_okay=False, help="The dump file to write."),
+) -> None:
+    """Dumps the database into FILE (neo4j-admin database dump). Neo4j Community dumps offline:
+    the server is stopped for the dump and started again; refused while a settlement runs."""
+    config = settings()
+    target = managed(config)
+    with driver(config) as d:
+        try:
+            report = dump_database(d, target, to, database=config.neo4j_database)
+        except (BackupRefused, BackupFailed, server.ServerError) as exc:
+            fail(str(exc))
+    out.print(
+        f"backed up {config.neo4j_database} to {report.file} ({report.bytes:,} bytes) in"
+        f" {report.seconds:.1f}s; Neo4j was down {report.downtime_s:.1f}s",
+        highlight=False,
+    )
+
+
+@app.command()
+def restore(
+    dump: Path = typer.Argument(..., dir_okay=False, help="A dump made by 'downline db backup'."),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+) -> None:
+    """Replaces the whole database with the one in DUMP (neo4j-admin database load
+    --overwrite-destination), restarts Neo4j and re-applies the schema. The file is loaded
+    aside first: a file that is not a whole dump changes nothing."""
+    config = settings()
+    target = managed(config)
+    question = (
+        f"Replace the whole database at {config.neo4j_uri} with {dump}? Everything written since"
+        " that backup is lost"
+    )
+    if not yes and not typer.confirm(question):
+        fail("nothing was restored")
+    with driver(config) as d:
+        try:
+            report = load_database(d, target, dump, database=config.neo4j_database)
+        except (BackupRefused, BackupFailed, server.ServerError) as exc:
+            fail(str(exc))
+    out.print(
+        f"restored {config.neo4j_database} from {report.file} in {report.seconds:.1f}s; Neo4j"
+        f" was down {report.downtime_s:.1f}s",
+        highlight=False,
+    )

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+from downline.commands.actor import option as actor_option
+from downline.commands.actor import who
 from downline.commands.common import driver, fail, out, settings
 from graph.errors import DownlineError
 from graph.plans import load_plans, read_plan_file, store_plan
@@ -22,6 +24,7 @@ def load(
     file: Path = typer.Argument(
         DEFAULT_PLAN, exists=True, dir_okay=False, help="default: the shipped default plan"
     ),
+    actor: str | None = actor_option(),
 ) -> None:
     """Validates FILE (TOML) and stores the plan; refused plans store nothing."""
     config = settings()
@@ -31,7 +34,7 @@ def load(
         fail(f"{file}: {exc.message}")
     with driver(config) as d:
         try:
-            stored = store_plan(d, plan, database=config.neo4j_database)
+            stored = store_plan(d, plan, actor=who(actor), database=config.neo4j_database)
         except DownlineError as exc:
             fail(exc.message)
     when = plan.effective_from.isoformat()

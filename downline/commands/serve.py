@@ -21,6 +21,11 @@ def factory() -> object:
     return create_app(Settings.from_env())
 
 
+def _hours(lifetime: timedelta) -> str:
+    hours = lifetime.total_seconds() / 3600
+    return f"{hours:g}h"
+
+
 def command(
     host: str | None = typer.Option(None, "--host", help="Bind address (DOWNLINE_HOST)."),
     port: int | None = typer.Option(None, "--port", help="Port (DOWNLINE_PORT)."),
@@ -42,10 +47,20 @@ def command(
         fail(str(exc))
     url = f"http://{bind}:{listen}/graphql"
     if config.graphiql and bind in LOOPBACK:
-        token = mint_token(secret, role=Role.ADMIN, ttl=timedelta(hours=12))
+        lifetime = timedelta(seconds=min(12 * 3600.0, config.token_max_admin_s))
+        token = mint_token(
+            secret,
+            role=Role.ADMIN,
+            ttl=lifetime,
+            issuer=config.jwt_issuer,
+            audience=config.jwt_audience,
+        )
         out.print(f"Dashboard: http://{bind}:{listen}/ (paste the token below)", highlight=False)
         out.print(f"GraphiQL: {url}", highlight=False)
-        out.print('Admin token (12h); in GraphiQL set headers {"Authorization": "Bearer <token>"}:')
+        out.print(
+            f"Admin token ({_hours(lifetime)});"
+            ' in GraphiQL set headers {"Authorization": "Bearer <token>"}:'
+        )
         out.print(token, soft_wrap=True, highlight=False)
     else:
         out.print(f"GraphQL API: {url}", highlight=False)

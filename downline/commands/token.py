@@ -29,7 +29,11 @@ def command(
     sub: str | None = typer.Option(
         None, "--sub", help="Who holds a staff token (admin, analyst); the audit trail names them."
     ),
-    ttl: str = typer.Option("1h", "--ttl", help="How long it is valid: 15m, 1h, 7d."),
+    ttl: str = typer.Option(
+        "1h",
+        "--ttl",
+        help="How long it is valid: 15m, 1h, 12h; at most DOWNLINE_TOKEN_MAX_<ROLE> seconds.",
+    ),
 ) -> None:
     """Prints a signed JWT (HS256, DOWNLINE_JWT_SECRET) for the API."""
     if role is Role.MEMBER and not member:
@@ -38,11 +42,26 @@ def command(
         fail("--member is only for --role member")
     if role is Role.MEMBER and sub:
         fail("--sub is only for --role admin or analyst; a member token names --member")
+    config = settings()
     try:
         lifetime = parse_ttl(ttl)
-        secret = settings().require_jwt_secret()
+        secret = config.require_jwt_secret()
     except (ValueError, SettingsError) as exc:
         fail(str(exc))
-    out.print(
-        mint_token(secret, role=role, member_id=member, sub=sub, ttl=lifetime), soft_wrap=True
+    longest = config.token_max_lifetime(role.value)
+    if lifetime.total_seconds() > longest:
+        variable = f"DOWNLINE_TOKEN_MAX_{role.value.upper()}"
+        fail(
+            f"--ttl {ttl} is longer than a {role.value} token may live:"
+            f" at most {longest:g} seconds ({variable})"
+        )
+    token = mint_token(
+        secret,
+        role=role,
+        member_id=member,
+        sub=sub,
+        ttl=lifetime,
+        issuer=config.jwt_issuer,
+        audience=config.jwt_audience,
     )
+    out.print(token, soft_wrap=True)

@@ -89,7 +89,8 @@ def test_roles_over_http(seeded: httpx.Client) -> None:
     mine = post(seeded, {"query": '{ member(id: "B") { id } }'}, member_b).json()
     assert mine == {"data": {"member": {"id": "B"}}}
     analyst = mint_token(SECRET, role=Role.ANALYST)
-    r = post(seeded, {"query": 'mutation { suspendMember(id: "B") { __typename } }'}, analyst)
+    suspend = 'mutation { suspendMember(id: "B", reason: "test") { __typename } }'
+    r = post(seeded, {"query": suspend}, analyst)
     assert r.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 

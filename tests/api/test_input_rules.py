@@ -45,7 +45,7 @@ mutation ($input: RegisterMemberInput!) {
 """
 TRANSFER = """
 mutation ($id: ID!, $to: ID!, $at: DateTime) {
-  transferMember(id: $id, sponsorId: $to, at: $at) {
+  transferMember(id: $id, sponsorId: $to, at: $at, reason: "test") {
     __typename
     ... on Member { id }
     ... on MutationError { code message }

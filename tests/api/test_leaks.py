@@ -141,7 +141,8 @@ def test_violations_after_a_transfer_out_name_nobody_outside(settled: Gql) -> No
     """C (and D under it) moves under X: B's payouts for C's and D's orders no longer follow the
     tree. Before, B's own token was shown X and those orders."""
     moved = settled(
-        'mutation { transferMember(id: "C", sponsorId: "X", at: "2026-02-02T00:00:00+08:00")'
+        'mutation { transferMember(id: "C", sponsorId: "X", at: "2026-02-02T00:00:00+08:00",'
+        ' reason: "test")'
         " { __typename } }"
     )
     assert moved["data"]["transferMember"] == {"__typename": "Member"}
@@ -159,7 +160,8 @@ def test_violations_after_a_transfer_out_name_nobody_outside(settled: Gql) -> No
 def test_violations_inside_the_downline_are_still_listed(settled: Gql) -> None:
     """D moves under E, inside C's branch: every name in B's violations is B's downline."""
     moved = settled(
-        'mutation { transferMember(id: "D", sponsorId: "E", at: "2026-02-02T00:00:00+08:00")'
+        'mutation { transferMember(id: "D", sponsorId: "E", at: "2026-02-02T00:00:00+08:00",'
+        ' reason: "test")'
         " { __typename } }"
     )
     assert moved["data"]["transferMember"] == {"__typename": "Member"}

@@ -197,7 +197,7 @@ def test_member_sees_itself_and_its_downline_only(tree: Gql) -> None:
 
 def test_analyst_reads_everything_but_cannot_write(tree: Gql) -> None:
     assert ok(tree('{ member(id: "A") { id } }', ANALYST))["member"] == {"id": "A"}
-    result = tree('mutation { suspendMember(id: "A") { __typename } }', ANALYST)
+    result = tree('mutation { suspendMember(id: "A", reason: "test") { __typename } }', ANALYST)
     assert codes(result) == ["FORBIDDEN"]
 
 
@@ -327,7 +327,7 @@ def test_money_input_is_a_yuan_string(tree: Gql, amount: object) -> None:
 
 def test_transfer_member(tree: Gql) -> None:
     q = """mutation ($id: ID!, $to: ID!) { transferMember(id: $id, sponsorId: $to,
-      at: "2026-03-01T00:00:00+08:00") {
+      reason: "test", at: "2026-03-01T00:00:00+08:00") {
       __typename ... on Member { id sponsor { id } upline { id } }
       ... on MutationError { code message } } }"""
     moved = ok(tree(q, id="D", to="C"))["transferMember"]
@@ -344,7 +344,8 @@ def test_transfer_member(tree: Gql) -> None:
 
 
 def test_suspend_member(tree: Gql) -> None:
-    q = """mutation ($id: ID!, $s: Boolean!) { suspendMember(id: $id, suspended: $s) {
+    q = """mutation ($id: ID!, $s: Boolean!) {
+      suspendMember(id: $id, suspended: $s, reason: "t") {
       __typename ... on Member { id suspended } ... on MutationError { code } } }"""
     assert ok(tree(q, id="B", s=True))["suspendMember"] == {
         "__typename": "Member",

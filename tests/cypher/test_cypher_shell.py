@@ -472,8 +472,11 @@ def _key(labels: list[str], props: dict[str, Any]) -> str:
 
 
 def graph_state(driver: neo4j.Driver) -> tuple[list[str], list[str]]:
-    """Every node and relationship with its properties, less the wall-clock ones."""
-    nodes, _, _ = driver.execute_query("MATCH (n) RETURN labels(n) AS l, properties(n) AS p")
+    """Every node and relationship with its properties, less the wall-clock ones and the audit
+    trail (each record has its own id and time; tests/graph/test_audit.py covers it)."""
+    nodes, _, _ = driver.execute_query(
+        "MATCH (n) WHERE NOT n:AuditRecord RETURN labels(n) AS l, properties(n) AS p"
+    )
     rels, _, _ = driver.execute_query(
         "MATCH (a)-[r]->(b) RETURN labels(a) AS la, properties(a) AS pa, type(r) AS t,"
         " properties(r) AS p, labels(b) AS lb, properties(b) AS pb"

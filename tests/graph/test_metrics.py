@@ -10,7 +10,8 @@ from typing import Any
 import neo4j
 import pytest
 
-from graph import metrics, revenue
+from graph import levels, metrics
+from graph.db import records
 from graph.members import register_member
 from graph.metrics import MemberMetrics, Metric, member_metrics, top_members
 from graph.orders import record_order
@@ -177,7 +178,7 @@ def test_rankings_after_changes_stay_exact_without_walking(
     computed: list[int] = []
     walked: list[int] = []
     exact = metrics._metrics
-    read = revenue._rows  # metrics imports it under the same name
+    read = records
 
     async def counting(*args: Any, **kwargs: Any) -> Any:
         found = await exact(*args, **kwargs)
@@ -191,7 +192,7 @@ def test_rankings_after_changes_stay_exact_without_walking(
         return found
 
     monkeypatch.setattr(metrics, "_metrics", counting)
-    monkeypatch.setattr(metrics, "_rows", rows)
+    monkeypatch.setattr(metrics, "records", rows)
 
     def rank() -> list[tuple[int, int]]:
         computed.clear()
@@ -210,7 +211,7 @@ def test_rankings_after_changes_stay_exact_without_walking(
     before = rank()
     members = change(arun, net, what)
     chains = set(members).union(*(uplines(net, m) for m in members))
-    monkeypatch.setattr(revenue, "exact_levels", refuse_walk)
+    monkeypatch.setattr(levels, "exact_levels", refuse_walk)
     after = rank()
     for (computed_before, walked_before), (computed_after, walked_after) in zip(
         before, after, strict=True

@@ -11,10 +11,10 @@ from typing import Any
 import neo4j
 import pytest
 
+from graph.delta import read_delta
 from graph.members import register_member
 from graph.metrics import MemberMetrics, Metric, platform_volume, top_from_series, top_members
 from graph.orders import refund_order
-from graph.revenue import read_delta
 from graph.rollups import refresh
 from tests.graph.rollnet import Net, at, record
 from tests.graph.test_metrics import as_tuple, index_of

@@ -51,6 +51,11 @@ def test_default_file_is_the_default_plan_of_the_domain() -> None:
         ({"hold_days": 7.5}, "hold_days must be a whole number"),
         ({"effective_from": datetime(2000, 1, 1)}, "with a UTC offset"),
         ({"bonus": 1}, "unknown plan key(s): bonus"),
+        ({"min_withdrawal": 100.0}, "min_withdrawal must be an amount in yuan as a string"),
+        ({"min_withdrawal": 100}, "min_withdrawal must be an amount in yuan as a string"),
+        ({"min_withdrawal": "100.001"}, "min_withdrawal: '100.001' is not an amount"),
+        ({"min_withdrawal": "0.00"}, "min_withdrawal must be above 0.00, got 0.00"),
+        ({"min_withdrawal": "-1.00"}, "min_withdrawal must be above 0.00, got -1.00"),
     ],
 )
 def test_bad_plans_are_refused_with_a_clear_message(changes: dict[str, Any], message: str) -> None:
@@ -121,3 +126,22 @@ def test_plans_are_listed_oldest_first(graph: neo4j.Driver) -> None:
     store_plan(graph, newer)
     store_plan(graph, DEFAULT_PLAN)
     assert [p.id for p in load_plans(graph)] == ["default", "v2"]
+
+
+def test_min_withdrawal_is_read_stored_and_defaults_to_100(graph: neo4j.Driver) -> None:
+    assert DEFAULT_PLAN.min_withdrawal == 10_000
+    data = plan_data(min_withdrawal="250.50")
+    assert plan_from_mapping(data).min_withdrawal == 25_050
+    del data["min_withdrawal"]
+    assert plan_from_mapping(data).min_withdrawal == 10_000
+    later = dataclasses.replace(
+        DEFAULT_PLAN, id="v2", effective_from=datetime(2030, 1, 1, tzinfo=CST), min_withdrawal=50
+    )
+    store_plan(graph, later)
+    assert load_plans(graph) == [later]
+    # A plan stored before min_withdrawal existed has the default, and is still "the same".
+    graph.execute_query("MATCH (p:Plan) REMOVE p.min_withdrawal")
+    store_plan(graph, DEFAULT_PLAN)
+    graph.execute_query("MATCH (p:Plan {id: 'default'}) REMOVE p.min_withdrawal")
+    assert store_plan(graph, DEFAULT_PLAN) is False
+    assert [p.min_withdrawal for p in load_plans(graph)] == [10_000, 10_000]

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from graph import compliance, growth, members, orders, payouts, reads
+from graph import compliance, growth, ledger, members, orders, payouts, reads, withdrawals
 from tests.plans import assert_shape, explain, operators, render
 from tests.stores import AFTER_REFRESH, GrownStore
 
@@ -27,6 +27,14 @@ PAYOUTS_BY_MEMBER = r"NodeIndexSeek RANGE INDEX p:Payout\(member_id\)"
 PAYOUTS_BY_PAID_AT = r"NodeIndexSeekByRange RANGE INDEX p:Payout\(paid_at\)"
 # The balances and a payout batch must read every ledger line once.
 WHOLE_LEDGER = r"^NodeByLabelScan p:Payout$"
+# ... and every adjustment and payment once (graph/ledger.py).
+WHOLE_MONEY = [r"^NodeByLabelScan a:Adjustment$", r"^NodeByLabelScan x:Payment$"]
+# A member's other money, each by its member_id index.
+MONEY_BY_MEMBER = [
+    r"NodeIndexSeek RANGE INDEX a:Adjustment\(member_id\)",
+    r"NodeIndexSeek RANGE INDEX x:Payment\(member_id\)",
+]
+WITHDRAWALS_BY_MEMBER = r"NodeIndexSeek RANGE INDEX w:Withdrawal\(member_id\)"
 # A member's orders are expanded from the member, never sought by an Order index.
 BOUGHT_FROM_M = r"^(Optional)?Expand\(All\) \(m\)-\[\w+:BOUGHT\]->\(o\)"
 # The upline walks start from the bound member and go up, whatever the planner knows.
@@ -71,12 +79,6 @@ CASES: dict[str, Case] = {
         [r"NodeUniqueIndexSeek.* s:Member\(id\)"],
         walks=[r"Expand\(All\) \(s\)<-\[\w+:SPONSORED_BY\]-\(r\)"],
     ),
-    "downline_count": Case(
-        reads.DOWNLINE_COUNTS,
-        lambda s: {"ids": [s.root_id, s.moved_id]},
-        [BY_MEMBER_ID],
-        walks=[r"^VarLengthExpand\(.*\) \(m\)<-\[\w+:SPONSORED_BY\*"],
-    ),
     "within_downline": Case(
         reads.WITHIN_DOWNLINE,
         lambda s: {"ids": [s.leaf_id, s.moved_id], "ancestor_id": s.root_id},
@@ -92,13 +94,58 @@ CASES: dict[str, Case] = {
         lambda s: {**WINDOW, "run_id": s.run_id},
         [r"NodeIndexSeek RANGE INDEX p:Payout\(run_id\)"],
     ),
-    "balances": Case(payouts.BALANCES, lambda s: {}, [WHOLE_LEDGER]),
-    "balance": Case(payouts.BALANCE, lambda s: {"member_id": s.root_id}, [PAYOUTS_BY_MEMBER]),
+    "balances": Case(payouts.BALANCES, lambda s: {}, [WHOLE_LEDGER, *WHOLE_MONEY]),
+    "balance": Case(
+        payouts.BALANCE,
+        lambda s: {"member_id": s.root_id, "open_states": list(ledger.OPEN_STATES)},
+        [PAYOUTS_BY_MEMBER, *MONEY_BY_MEMBER, WITHDRAWALS_BY_MEMBER],
+    ),
     "lock_ledger": Case(
         payouts.LOCK_LEDGER, lambda s: {}, [r"NodeUniqueIndexSeek.* l:PayoutLedger\(id\)"]
     ),
+    "approved_withdrawals": Case(
+        payouts.APPROVED, lambda s: {}, [r"NodeIndexSeek RANGE INDEX w:Withdrawal\(state\)"]
+    ),
     "open_batch": Case(
-        payouts.OPEN_BATCH, lambda s: {"minimum": 10_000, "batch_id": "plan"}, [WHOLE_LEDGER]
+        payouts.OPEN_BATCH,
+        lambda s: {"due": [], "batch_id": "plan", "minimum": None, "at": AFTER_REFRESH},
+        [r"NodeUniqueIndexSeek.* w:Withdrawal\(id\)"],
+    ),
+    # graph/ledger.py and graph/withdrawals.py: a member's money.
+    "ledger_page": Case(
+        ledger.PAGE,
+        lambda s: {
+            **WINDOW,
+            "member_id": s.root_id,
+            "payments": False,
+            "first": 20,
+            "after_ms": None,
+            "after_key": None,
+        },
+        [PAYOUTS_BY_MEMBER, *MONEY_BY_MEMBER],
+        allowed=[r"NodeUniqueIndexSeek.* r:SettlementRun\(id\)"],
+    ),
+    "statement": Case(
+        ledger.STATEMENT,
+        lambda s: {**WINDOW, "member_id": s.root_id, "payments": True},
+        [PAYOUTS_BY_MEMBER, *MONEY_BY_MEMBER],
+        allowed=[r"NodeUniqueIndexSeek.* r:SettlementRun\(id\)"],
+    ),
+    "ledger_parties": Case(
+        ledger.PARTIES,
+        lambda s: {"order_ids": [s.order_id]},
+        [r"NodeUniqueIndexSeek.* o:Order\(id\)"],
+    ),
+    "pending": Case(
+        ledger.pending_query(),
+        lambda s: {"member_id": s.root_id},
+        [r"NodeUniqueIndexSeek.* me:Member\(id\)"],
+        allowed=[r"NodeByLabelScan p:Plan"],
+    ),
+    "member_withdrawals": Case(
+        withdrawals.MEMBER_WITHDRAWALS,
+        lambda s: {"member_id": s.root_id},
+        [WITHDRAWALS_BY_MEMBER],
     ),
     "tier_payouts_member": Case(
         payouts.SUMMARY_MEMBER, lambda s: {**WINDOW, "member_id": s.root_id}, [PAYOUTS_BY_MEMBER]

@@ -11,10 +11,12 @@ from typing import Any
 import neo4j
 import pytest
 
-from graph import revenue
+from bench.naive import naive_subtree_revenue
+from graph import levels
+from graph.delta import RollupCache
 from graph.members import register_member, transfer_member
 from graph.orders import refund_order
-from graph.revenue import DepthRevenue, naive_subtree_revenue, subtree_revenue
+from graph.revenue import DepthRevenue, subtree_revenue
 from graph.rollups import refresh
 from tests.graph.rollnet import Net, at, record
 
@@ -39,8 +41,17 @@ def by_depth(rows: tuple[DepthRevenue, ...]) -> dict[int, tuple[int, int, int]]:
     return {d.depth: (d.group_volume, d.order_count, d.member_count) for d in rows}
 
 
-def check(arun: Callable[..., Any], net: Net, u: str, start: Any, end: Any, depth: Any) -> None:
-    got = arun(subtree_revenue, member_id=u, start=start, end=end, max_depth=depth)
+def check(
+    arun: Callable[..., Any],
+    net: Net,
+    u: str,
+    start: Any,
+    end: Any,
+    depth: Any,
+    cache: RollupCache | None = None,
+) -> None:
+    """The reader's answer equals the model's; with ``cache``, through a process's cache."""
+    got = arun(subtree_revenue, member_id=u, start=start, end=end, max_depth=depth, cache=cache)
     want = net.revenue(u, start, end, depth)
     assert got is not None
     assert by_depth(got.by_depth) == want, (u, start, end, depth)
@@ -310,7 +321,7 @@ def test_changes_after_refresh_stay_exact_without_walking(
             fast = arun(subtree_revenue, member_id=u, start=start, end=end, max_depth=None)
             slow = arun(naive_subtree_revenue, member_id=u, start=start, end=end, max_depth=None)
             assert fast == slow, (u, start, end)
-    monkeypatch.setattr(revenue, "exact_levels", refuse_walk)
+    monkeypatch.setattr(levels, "exact_levels", refuse_walk)
     for i, u in enumerate(members):
         for start, end in WINDOWS:
             check(arun, net, u, start, end, None)

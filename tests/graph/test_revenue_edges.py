@@ -16,7 +16,9 @@ from typing import Any
 
 import neo4j
 
-from graph import revenue
+from graph import delta as changes
+from graph.delta import RollupCache
+from graph.levels import DAY_CACHE_SIZE
 from graph.metrics import Metric, member_metrics, top_members
 from graph.orders import refund_order
 from graph.rollups import refresh
@@ -39,9 +41,11 @@ def roots(net: Net) -> list[str]:
     return sorted(net.members, key=lambda m: (-len(net.below(m)), m))[:4]
 
 
-def check_metrics(arun: Callable[..., Any], net: Net, start: Any, end: Any) -> None:
+def check_metrics(
+    arun: Callable[..., Any], net: Net, start: Any, end: Any, cache: RollupCache | None = None
+) -> None:
     members = sorted(net.members)
-    got = arun(member_metrics, member_ids=members, start=start, end=end)
+    got = arun(member_metrics, member_ids=members, start=start, end=end, cache=cache)
     for m in members:
         g = got[m]
         want = net.metrics(m, start, end)
@@ -50,7 +54,7 @@ def check_metrics(arun: Callable[..., Any], net: Net, start: Any, end: Any) -> N
     for index, metric in enumerate(
         [Metric.DOWNLINE_SIZE, Metric.GROUP_VOLUME, Metric.RECRUITS, Metric.INFLUENCE]
     ):
-        top = arun(top_members, metric=metric, start=start, end=end, limit=5)
+        top = arun(top_members, metric=metric, start=start, end=end, limit=5, cache=cache)
         assert [(t.member_id, t.value(metric)) for t in top] == net.ranking(index, start, end, 5), (
             metric,
             start,
@@ -58,25 +62,26 @@ def check_metrics(arun: Callable[..., Any], net: Net, start: Any, end: Any) -> N
         )
 
 
-def cached_versions() -> set[str]:
-    return {version for version, _ in revenue._DAYS}
+def cached_versions(cache: RollupCache) -> set[str]:
+    return {version for version, _ in cache.days}
 
 
 def test_large_subtrees_on_partial_days(
     graph: neo4j.Driver, arun: Callable[..., Any], tmp_path: Path
 ) -> None:
+    cache = RollupCache()  # one process's memory, kept across the reads and writes
     net = random_net(11, members=40, orders=200)
     net.seed(graph, tmp_path)
     report = refresh(graph)
     rng = random.Random(11)
     for u in roots(net):
         for start, end in EDGE_WINDOWS:
-            check(arun, net, u, start, end, rng.choice([None, 0, 2]))
-            check(arun, net, u, start, end, None)
-    assert cached_versions() == {report.version}
-    assert 0 < len(revenue._DAYS) <= revenue.DAY_CACHE_SIZE
+            check(arun, net, u, start, end, rng.choice([None, 0, 2]), cache)
+            check(arun, net, u, start, end, None, cache)
+    assert cached_versions(cache) == {report.version}
+    assert 0 < len(cache.days) <= DAY_CACHE_SIZE
     for start, end in EDGE_WINDOWS[:3]:
-        check_metrics(arun, net, start, end)
+        check_metrics(arun, net, start, end, cache)
 
 
 def refund(arun: Callable[..., Any], net: Net, order_id: str, when: datetime) -> None:
@@ -84,14 +89,15 @@ def refund(arun: Callable[..., Any], net: Net, order_id: str, when: datetime) ->
     net.orders[order_id] = (*net.orders[order_id][:3], when)
 
 
-async def delta_now(driver: neo4j.AsyncDriver) -> revenue.Delta:
+async def delta_now(driver: neo4j.AsyncDriver) -> changes.Delta:
     async with driver.session() as session:
-        return await session.execute_read(revenue.read_delta)
+        return await session.execute_read(changes.read_delta)
 
 
 def test_orders_after_the_refresh_inside_a_cached_partial_day(
     graph: neo4j.Driver, arun: Callable[..., Any], tmp_path: Path
 ) -> None:
+    cache = RollupCache()  # one process's memory, kept across the reads and writes
     net = random_net(5, members=30, orders=120)
     net.seed(graph, tmp_path)
     first = refresh(graph)
@@ -102,8 +108,8 @@ def test_orders_after_the_refresh_inside_a_cached_partial_day(
     big = roots(net)
     for u in big:
         for start, end in windows:
-            check(arun, net, u, start, end, None)
-    assert cached_versions() == {first.version}
+            check(arun, net, u, start, end, None, cache)
+    assert cached_versions(cache) == {first.version}
     # New orders in the cached partial day (before and after the window's cut), one of them
     # refunded since; refunds of orders the cached start day and the whole days hold.
     record(arun, net, "N1", big[0], 1_234, day + 0.5)
@@ -127,15 +133,15 @@ def test_orders_after_the_refresh_inside_a_cached_partial_day(
     assert not delta.stale and len(delta.new_orders) == 3 and len(delta.refunds) == 2
     for u in big:
         for start, end in windows:
-            check(arun, net, u, start, end, None)
-            check(arun, net, u, start, end, 1)
+            check(arun, net, u, start, end, None, cache)
+            check(arun, net, u, start, end, 1, cache)
     for start, end in windows:
-        check_metrics(arun, net, start, end)
+        check_metrics(arun, net, start, end, cache)
     # The refresh makes a new version: the old days are dropped, the answers stay the same.
     second = refresh(graph)
     for u in big:
         for start, end in windows:
-            check(arun, net, u, start, end, None)
-    assert cached_versions() == {second.version}
+            check(arun, net, u, start, end, None, cache)
+    assert cached_versions(cache) == {second.version}
     for start, end in windows:
-        check_metrics(arun, net, start, end)
+        check_metrics(arun, net, start, end, cache)

@@ -19,15 +19,16 @@ from typing import Any
 
 import pytest
 
-from graph import metrics, revenue, rollups
+from graph import delta, levels, metrics, rollups, window
 from graph.cypherfiles import split_statements
+from graph.db import BUMP, CHANGES_KEY
 from tests.plans import assert_shape, explain
 from tests.stores import AFTER_REFRESH, GrownStore
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 EPOCH = datetime.fromtimestamp(0).astimezone()
-DAY = rollups.day_of(int(AFTER_REFRESH.timestamp()))
-SPAN = {"start": rollups.day_start(DAY), "end": rollups.day_start(DAY + 1)}
+DAY = window.day_of(int(AFTER_REFRESH.timestamp()))
+SPAN = {"start": window.day_start(DAY), "end": window.day_start(DAY + 1)}
 # Operators that mean "read more than needed, then throw most of it away".
 SORTS = {"Sort", "Top", "PartialSort", "PartialTop"}
 
@@ -93,7 +94,7 @@ def test_cypher_file_expands_recruits_from_each_member(grown_store: GrownStore) 
 
 
 def test_delta_anchors_on_its_watermarks(grown_store: GrownStore) -> None:
-    plan = _plan(grown_store, revenue.DELTA, {"key": rollups.STATE_KEY, "epoch": EPOCH})
+    plan = _plan(grown_store, delta.DELTA, {"key": delta.STATE_KEY, "epoch": EPOCH})
     assert_shape(
         plan,
         anchors=[
@@ -105,16 +106,33 @@ def test_delta_anchors_on_its_watermarks(grown_store: GrownStore) -> None:
     )
 
 
+def test_change_mark_reads_only_keys_counts_and_index_ends(grown_store: GrownStore) -> None:
+    """Every cached read pays for this statement, so it must stay O(1): keys by their unique
+    index, counts from the count store, the newest refund and transfer from their index's end."""
+    plan = _plan(grown_store, delta.MARK, {"key": delta.STATE_KEY, "changes": CHANGES_KEY})
+    assert_shape(
+        plan,
+        anchors=[
+            r"NodeUniqueIndexSeek .*s:RollupState\(key\)",
+            r"NodeUniqueIndexSeek .*c:ChangeMark\(key\)",
+            r"NodeCountFromCountStore",
+            r"NodeIndexScan .*o:Order\(refunded_at\)",
+            r"NodeIndexScan .*m:Member\(transferred_at\)",
+        ],
+    )
+    assert_shape(_plan(grown_store, BUMP, {"changes": CHANGES_KEY}))
+
+
 def test_day_orders_seek_the_day(grown_store: GrownStore) -> None:
     params = {**SPAN, "max_paid": AFTER_REFRESH, "max_refunded": AFTER_REFRESH}
-    plan = _plan(grown_store, revenue.DAY_ORDERS, params)
+    plan = _plan(grown_store, levels.DAY_ORDERS, params)
     assert_shape(
         plan, anchors=[r"NodeIndexSeekByRange .*o:Order\(paid_at\) WHERE paid_at >= \$start"]
     )
 
 
 def test_day_joins_seek_the_day(grown_store: GrownStore) -> None:
-    plan = _plan(grown_store, revenue.DAY_JOINS, SPAN)
+    plan = _plan(grown_store, levels.DAY_JOINS, SPAN)
     assert_shape(
         plan,
         anchors=[r"NodeIndexSeekByRange .*m:Member\(joined_at\) WHERE joined_at >= \$start"],
@@ -124,7 +142,7 @@ def test_day_joins_seek_the_day(grown_store: GrownStore) -> None:
 def test_levels_seek_one_checkpoint_and_a_few_members_per_level(grown_store: GrownStore) -> None:
     targets = [{"id": grown_store.root_id, "max_depth": None}]
     params = {"targets": targets, "a": 0, "b": 3, "jb": 3}
-    plan = _plan(grown_store, revenue.LEVELS, params)
+    plan = _plan(grown_store, levels.LEVELS, params)
     # The per-level reads are the design (docs/model.md, "Rollups"): the nearest checkpoint in
     # (depth, pre) order, one index entry, and fewer than CHECKPOINT_EVERY members after it.
     assert_shape(
@@ -139,7 +157,7 @@ def test_levels_seek_one_checkpoint_and_a_few_members_per_level(grown_store: Gro
     assert parents == {"Limit"}
 
 
-@pytest.mark.parametrize("query", [revenue.ROLLED, revenue.EXACT], ids=["rolled", "exact"])
+@pytest.mark.parametrize("query", [levels.ROLLED, levels.EXACT], ids=["rolled", "exact"])
 def test_member_reads_start_from_the_member_key(grown_store: GrownStore, query: str) -> None:
     params: dict[str, object] = {"ids": [grown_store.root_id], "id": grown_store.root_id}
     params |= {"start": None, "end": None, "max_depth": None}

@@ -101,3 +101,35 @@ def test_an_unreachable_server_is_named(settings: Settings) -> None:
     result = downline("load", "--members", "tests/data/members.csv", env=env)
     assert result.returncode == 1
     assert "Neo4j is not reachable at" in result.stderr
+
+
+@pytest.mark.slow
+def test_a_killed_server_recovers_and_its_store_checks_consistent(tmp_path: Path) -> None:
+    """The crash drills' cycle once (bench/drills.py runs it 60 times): SIGKILL, recovery on
+    start, then neo4j-admin database check through the launcher on the stopped store."""
+    paths = server.ServerPaths(tmp_path / "neo4j")
+    port = server.free_port()
+    server.start(paths, port=port, password="own-secret-1", heap="512m", pagecache="64m")
+    try:
+        uri, auth = f"bolt://127.0.0.1:{port}", ("neo4j", "own-secret-1")
+        with neo4j.GraphDatabase.driver(uri, auth=auth) as driver:
+            driver.execute_query("UNWIND range(1, 500) AS i CREATE (:Member {id: 'K' + i})")
+        assert server.kill(paths)
+        assert server.running_port(paths) is None
+        assert not server.kill(paths)
+        launch = server.last_launch(paths)
+        assert launch is not None
+        server.restart(paths, launch, password="own-secret-1")
+        with neo4j.GraphDatabase.driver(uri, auth=auth) as driver:
+            records, _, _ = driver.execute_query("MATCH (m:Member) RETURN count(m) AS n")
+            assert records[0]["n"] == 500
+        server.stop(paths)
+        log = tmp_path / "check.log"
+        checked = server.admin(
+            paths, "check", [f"--report-path={tmp_path}", "neo4j"], heap="512m", log=log
+        )
+        assert checked.returncode == 0, log.read_text()
+        refused = server.admin(paths, "check", ["no-such-db"], heap="512m", log=log)
+        assert refused.returncode != 0
+    finally:
+        server.stop(paths)

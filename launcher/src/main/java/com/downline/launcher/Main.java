@@ -25,8 +25,9 @@ import org.neo4j.graphdb.GraphDatabaseService;
  * {@code READY bolt://127.0.0.1:PORT} once Bolt accepts connections and shuts the database down
  * cleanly on SIGTERM, so the store never needs recovery after {@code downline db stop}.
  *
- * <p>{@code java -jar neo4j-launcher.jar import --data DIR [neo4j-admin import options ...]} instead
- * builds a database offline from CSV files with Neo4j's own bulk importer; see {@link BulkImport}.
+ * <p>{@code java -jar neo4j-launcher.jar import|dump|load|check --data DIR [options ...]} instead
+ * runs Neo4j's own offline {@code neo4j-admin database} command on the stopped store: the bulk
+ * importer, a dump, a load of a dump, or the consistency checker; see {@link Admin}.
  */
 public final class Main {
     private static final String USER = "neo4j";
@@ -34,8 +35,8 @@ public final class Main {
     private Main() {}
 
     public static void main(String[] args) throws Exception {
-        if (args.length > 0 && args[0].equals("import")) {
-            System.exit(BulkImport.run(java.util.Arrays.copyOfRange(args, 1, args.length)));
+        if (args.length > 0 && Admin.isMode(args[0])) {
+            System.exit(Admin.run(args[0], java.util.Arrays.copyOfRange(args, 1, args.length)));
             return;
         }
         Options options;

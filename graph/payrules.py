@@ -1,0 +1,59 @@
+"""The settlement rules as pieces of the settlement files, for the reads that must apply them
+exactly as a run does: the pending count before a run and the settlement preview.
+
+``cypher/settlement/payouts.cypher`` and ``reversals.cypher`` mark their pieces with
+``// section NAME`` ... ``// end NAME``; the files stay whole statements that cypher-shell runs,
+and these reads are built from the same text, so a rule is written once.
+
+- ``links`` (payouts.cypher): binds nothing before; writes HOLDS_PACKAGE for the packages
+  bought by ``$cutoff`` not linked yet (a preview runs it in a transaction it rolls back).
+- ``pending`` (payouts.cypher): yields ``o, plan``: the orders that settle at ``$cutoff``.
+- ``shares`` (payouts.cypher): needs ``o, plan`` (a Plan node or a map with its fields);
+  yields ``o, plan, pool, tier, m, share, eligible``, one row per tier the plan pays.
+- ``refunded`` (reversals.cypher): yields ``o``: settled orders a run at ``$cutoff`` reverses.
+- ``reversed`` (reversals.cypher): needs ``o``; yields ``tier, p``: each payout to negate.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from graph.cypherfiles import CYPHER
+
+SETTLEMENT_DIR = CYPHER / "settlement"
+PAYOUTS_FILE = SETTLEMENT_DIR / "payouts.cypher"
+REVERSALS_FILE = SETTLEMENT_DIR / "reversals.cypher"
+
+
+def section(path: Path, name: str) -> str:
+    """The text between ``// section NAME`` and ``// end NAME`` of a file (comments kept)."""
+    text = path.read_text(encoding="utf-8")
+    found = re.search(
+        rf"^[ \t]*// section {re.escape(name)}\b[^\n]*\n(.*?)^[ \t]*// end {re.escape(name)}\b",
+        text,
+        re.MULTILINE | re.DOTALL,
+    )
+    if found is None:
+        raise LookupError(f"{path} has no section {name!r}")
+    return found.group(1)
+
+
+LINKS = section(PAYOUTS_FILE, "links")
+PENDING_ORDERS = section(PAYOUTS_FILE, "pending")
+SHARES = section(PAYOUTS_FILE, "shares")
+REFUNDED_ORDERS = section(REVERSALS_FILE, "refunded")
+REVERSED_PAYOUTS = section(REVERSALS_FILE, "reversed")
+
+PENDING = f"""
+CALL () {{
+{PENDING_ORDERS}
+  RETURN count(o) AS settle
+}}
+CALL () {{
+{REFUNDED_ORDERS}
+  RETURN count(o) AS reverse
+}}
+RETURN settle + reverse AS pending
+"""
+"""How many orders a run at ``$cutoff`` (ISO 8601 text) would settle or reverse."""

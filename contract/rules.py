@@ -52,13 +52,14 @@ def check_id(value: str, what: str) -> str:
     return value
 
 
-def check_name(value: str, what: str = "name") -> str:
-    """A name without surrounding spaces, not empty, at most 200 characters, nothing hidden."""
+def check_name(value: str, what: str = "name", limit: int = MAX_NAME) -> str:
+    """A name (or any text a person reads back) without surrounding spaces, not empty, at most
+    ``limit`` characters, nothing hidden."""
     text = value.strip()
     if not text:
         raise ValueError(f"{what} must not be empty")
-    if len(text) > MAX_NAME:
-        raise ValueError(f"{what} must be at most {MAX_NAME} characters, got {len(text):,}")
+    if len(text) > limit:
+        raise ValueError(f"{what} must be at most {limit} characters, got {len(text):,}")
     bad = _UNSAFE.search(text)
     if bad is not None:
         raise ValueError(

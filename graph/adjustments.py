@@ -15,8 +15,8 @@ from typing import Any
 import neo4j
 
 from contract.money import format_yuan
-from contract.rules import DEFAULT_RULES, Rules, check_name
-from graph.audit import AuditEntry, record_async
+from contract.rules import DEFAULT_RULES, Rules
+from graph.audit import AuditEntry, record_async, require_reason
 from graph.db import write
 from graph.errors import BadInput, NotFound
 from graph.ledger import LOCK_LEDGER, balance_in
@@ -53,17 +53,16 @@ def _adjustment(row: dict[str, Any]) -> Adjustment:
     )
 
 
-def check_adjustment(amount: int, reason: str, rules: Rules = DEFAULT_RULES) -> str:
+def check_adjustment(amount: int, reason: str, actor: str, rules: Rules = DEFAULT_RULES) -> str:
     """The input rules of an adjustment; returns the reason as stored."""
     if amount == 0:
         raise BadInput("amount must not be 0.00: an adjustment changes the balance")
     problem = rules.too_large(abs(amount))
     if problem is not None:
         raise BadInput(problem)
-    try:
-        return check_name(reason, "reason")
-    except ValueError as exc:
-        raise BadInput(str(exc)) from exc
+    checked = require_reason(reason, "an adjustment", actor=actor)
+    assert checked is not None  # a given reason is never None
+    return checked
 
 
 async def adjust_balance(
@@ -79,7 +78,7 @@ async def adjust_balance(
     database: str = "neo4j",
 ) -> Adjustment:
     """Adds ``amount`` (signed fen) to the member's ledger, audited as ``adjust``."""
-    reason = check_adjustment(amount, reason, rules)
+    reason = check_adjustment(amount, reason, actor, rules)
 
     async def work(tx: neo4j.AsyncManagedTransaction) -> Adjustment:
         await (await tx.run(LOCK_LEDGER)).consume()

@@ -20,6 +20,7 @@ from typing import Any
 
 import neo4j
 
+from contract.rules import check_name
 from graph.db import read
 from graph.errors import BadInput
 
@@ -128,9 +129,10 @@ def require_reason(reason: str | None, action: str, actor: str) -> str | None:
     text = (reason or "").strip()
     if not text:
         raise BadInput(f"a reason is required for {action}")
-    if len(text) > MAX_REASON:
-        raise BadInput(f"the reason is {len(text)} characters long; at most {MAX_REASON}")
-    return text
+    try:
+        return check_name(text, "reason", limit=MAX_REASON)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from exc
 
 
 def record(tx: neo4j.ManagedTransaction, entry: AuditEntry) -> None:

@@ -18,8 +18,8 @@ from typing import Any
 import neo4j
 
 from contract.money import format_yuan
-from contract.rules import check_id, check_name
-from graph.audit import AuditEntry, record_async
+from contract.rules import check_id
+from graph.audit import AuditEntry, record_async, require_reason
 from graph.db import read, write
 from graph.errors import BadInput, NotFound
 from graph.ledger import LOCK_LEDGER, OPEN_STATES, balance_in
@@ -208,11 +208,9 @@ async def decide_withdrawal(
     """Approves, or rejects with a reason, a requested withdrawal; audited in the same
     transaction (``withdrawal.approve`` / ``withdrawal.reject``)."""
     if not approve:
-        if reason is None:
-            raise BadInput("a rejection needs a reason")
-        reason = _checked(check_name, reason, "reason")
+        reason = require_reason(reason or "", "a rejection", actor=actor)
     elif reason is not None:
-        reason = _checked(check_name, reason, "reason")
+        reason = require_reason(reason, "an approval", actor=actor)
     state = APPROVED if approve else REJECTED
 
     async def work(tx: neo4j.AsyncManagedTransaction) -> Withdrawal:

@@ -199,7 +199,7 @@ def test_adjust_balance_and_the_statement(settled: tuple[Gql, str]) -> None:
             "BAD_INPUT",
             "amount must not be 0.00: an adjustment changes the balance",
         ),
-        ("A", "5.00", "  ", "BAD_INPUT", "reason must not be empty"),
+        ("A", "5.00", "  ", "BAD_INPUT", "a reason is required for an adjustment"),
         ("A", "5.00", "a\u202eb", "BAD_INPUT", "reason must not contain control or bidirectional"),
         ("nobody", "5.00", "x", "NOT_FOUND", "member nobody does not exist"),
     ],

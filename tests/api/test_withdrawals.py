@@ -155,7 +155,10 @@ def test_approve_and_reject(settled: Gql) -> None:
             result = settled(query, who, id=made["id"], **extra)
             assert [e["code"] for e in result["errors"]] == ["FORBIDDEN"]
     empty = data(settled(REJECT, ALICE, id=made["id"], reason=""), "rejectWithdrawal")
-    assert (empty["code"], empty["message"]) == ("BAD_INPUT", "reason must not be empty")
+    assert (empty["code"], empty["message"]) == (
+        "BAD_INPUT",
+        "a reason is required for a rejection",
+    )
     missing = data(settled(APPROVE, ALICE, id="wd-nope"), "approveWithdrawal")
     assert (missing["code"], missing["message"]) == (
         "NOT_FOUND",

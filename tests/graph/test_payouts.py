@@ -205,7 +205,7 @@ def test_adjust_refusals_write_nothing(
     cases = [
         (["--member", "C", "--amount", "0", "--reason", "x"], "amount must not be 0.00"),
         (["--member", "C", "--amount", "1.005", "--reason", "x"], "--amount: '1.005' is not"),
-        (["--member", "C", "--amount", "1.00", "--reason", " "], "reason must not be empty"),
+        (["--member", "C", "--amount", "1.00", "--reason", " "], "a reason is required for an"),
         (["--member", "nobody", "--amount", "1.00", "--reason", "x"], "member nobody does not"),
     ]
     for args, message in cases:

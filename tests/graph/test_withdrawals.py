@@ -221,7 +221,10 @@ def test_decisions_are_audited(settled: neo4j.Driver, arun: Callable[..., Any]) 
         now=NOW,
         reason="  ",
     )
-    assert (no_reason.code, no_reason.message) == ("BAD_INPUT", "reason must not be empty")
+    assert (no_reason.code, no_reason.message) == (
+        "BAD_INPUT",
+        "a reason is required for a rejection",
+    )
     missing = refused(
         arun,
         withdrawals.decide_withdrawal,

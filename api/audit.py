@@ -14,7 +14,7 @@ from strawberry.types import Info
 from api.errors import bad_input
 from api.limits import MAX_PAGE
 from api.loaders import Context
-from api.types import DateTime, PageInfo, check_range, check_window, field
+from api.scalars import DateTime, PageInfo, check_range, check_window, field
 from graph import audit
 from graph.errors import BadInput
 

@@ -19,7 +19,7 @@ from strawberry.types import Info
 from api.errors import bad_input, forbidden
 from api.limits import MAX_PAGE
 from api.loaders import Context
-from api.types import (
+from api.scalars import (
     DateTime,
     ErrorCode,
     Money,

@@ -12,7 +12,7 @@ from strawberry.types import Info
 from api.errors import bad_input
 from api.limits import MAX_PAGE
 from api.loaders import Context
-from api.types import DateTime, Money, OrderKind, check_range, check_window, field
+from api.scalars import DateTime, Money, OrderKind, check_range, check_window, field
 from graph import preview as settlement_preview
 from graph.errors import BadInput
 

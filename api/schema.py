@@ -15,31 +15,33 @@ from strawberry.types.nodes import SelectedField, Selection
 from api import limits
 from api.audit import AuditQuery
 from api.errors import ApiError, Code, ErrorCodes, forbidden
-from api.growth import GrowthQuery
 from api.loaders import Context
 from api.money import MoneyMutation
+from api.platform import GrowthQuery
 from api.preview import PreviewQuery
-from api.types import (
+from api.scalars import (
     SCALARS,
     DateTime,
     ErrorCode,
+    MutationError,
+    check_range,
+    check_window,
+    field,
+    mutation,
+)
+from api.types import (
     InfluenceMetric,
     InfluencerRow,
     Member,
     MemberMetrics,
     MemberResult,
-    MutationError,
     Order,
     OrderResult,
     RecordOrderInput,
     RegisterMemberInput,
     SubtreeRevenue,
     TierPayouts,
-    check_range,
-    check_window,
-    field,
     metric_value,
-    mutation,
 )
 from graph import members, metrics, orders, payouts, reads
 from graph.errors import DownlineError

@@ -2,90 +2,34 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-from collections.abc import Callable
-from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Any, NewType, TypeVar, cast
+from typing import Annotated
 
 import strawberry
 from strawberry.types import Info
-from strawberry.types.scalar import ScalarDefinition
 
-from api.errors import ApiError, Code, bad_input
+from api import growth, money
+from api.errors import ApiError, Code
+from api.growth import Activation, FissionSpeed, MemberCompliance
 from api.limits import MAX_PAGE
 from api.loaders import Context
-from contract.money import format_yuan, parse_timestamp, parse_yuan
+from api.money import Balance, LedgerConnection, Statement, Withdrawal
+from api.scalars import (
+    DateTime,
+    Money,
+    MutationError,
+    OrderKind,
+    PageInfo,
+    check_range,
+    check_window,
+    decode_cursor,
+    encode_cursor,
+    field,
+)
+from contract.money import format_yuan
 from graph import metrics, orders, payouts, reads, revenue
 from graph.compliance import RECRUITING_BP, TEAM_PAY_BP
 from graph.growth import ACTIVATION_DAYS
-
-if TYPE_CHECKING:
-    from api.growth import Activation, FissionSpeed, MemberCompliance
-    from api.money import Balance, LedgerConnection, Statement, Withdrawal
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def field(description: str) -> Callable[[F], F]:
-    """``strawberry.field(description=...)`` typed for mypy as the decorator it is."""
-    return cast(Callable[[F], F], strawberry.field(description=description))
-
-
-def mutation(description: str) -> Callable[[F], F]:
-    return cast(Callable[[F], F], strawberry.mutation(description=description))
-
-
-def _parse_money(value: object) -> int:
-    if not isinstance(value, str):
-        raise ValueError('Decimal values are strings in yuan, e.g. "399.00"')
-    try:
-        return parse_yuan(value)
-    except ValueError as exc:
-        raise ValueError(str(exc)) from exc
-
-
-def _parse_datetime(value: object) -> datetime:
-    if not isinstance(value, str):
-        raise ValueError("DateTime values are ISO 8601 strings with an offset")
-    return parse_timestamp(value)
-
-
-def _serialize_money(value: int) -> str:
-    return format_yuan(value)
-
-
-def _serialize_datetime(value: datetime) -> str:
-    return value.isoformat()
-
-
-Money = NewType("Money", int)
-"""Integer fen inside; a string in yuan with 2 decimals on the wire."""
-
-DateTime = NewType("DateTime", datetime)
-"""An aware datetime; ISO 8601 with its offset on the wire (one without an offset is refused)."""
-
-SCALARS: dict[object, ScalarDefinition] = {
-    Money: strawberry.scalar(
-        name="Decimal",
-        description='Money in yuan as a string with 2 decimals, e.g. "1234.50".',
-        serialize=_serialize_money,
-        parse_value=_parse_money,
-    ),
-    DateTime: strawberry.scalar(
-        name="DateTime",
-        description="ISO 8601 date and time with a UTC offset, e.g. 2026-11-30T00:00:00+08:00.",
-        serialize=_serialize_datetime,
-        parse_value=_parse_datetime,
-    ),
-}
-
-
-@strawberry.enum
-class OrderKind(Enum):
-    RETAIL = "RETAIL"
-    GIFT_PACKAGE = "GIFT_PACKAGE"
 
 
 @strawberry.enum
@@ -97,47 +41,10 @@ class InfluenceMetric(Enum):
     AT_RISK = "AT_RISK"
 
 
-ErrorCode = Code
-strawberry.enum(Code, name="ErrorCode")
-
-
-def check_window(start: datetime | None, end: datetime | None) -> None:
-    if start is not None and end is not None and start > end:
-        raise bad_input("from must not be after to")
-
-
-def check_range(name: str, value: int | None, low: int, high: int) -> None:
-    if value is not None and not low <= value <= high:
-        raise bad_input(f"{name} must be within {low}-{high}, got {value}")
-
-
 def at_risk_text(ppm: int) -> str:
     """Parts per million as a share with 6 decimals: 12345 -> "0.012345"."""
     whole, frac = divmod(ppm, 1_000_000)
     return f"{whole}.{frac:06d}"
-
-
-def encode_cursor(member_id: str) -> str:
-    return base64.urlsafe_b64encode(f"member:{member_id}".encode()).decode()
-
-
-def decode_cursor(cursor: str) -> str:
-    try:
-        text = base64.urlsafe_b64decode(cursor.encode()).decode()
-    except (binascii.Error, UnicodeError, ValueError) as exc:
-        raise bad_input("after is not a cursor this API returned") from exc
-    prefix, _, member_id = text.partition(":")
-    if prefix != "member" or not member_id:
-        raise bad_input("after is not a cursor this API returned")
-    return member_id
-
-
-@strawberry.type
-class PageInfo:
-    has_next_page: bool
-    has_previous_page: bool
-    start_cursor: str | None
-    end_cursor: str | None
 
 
 @strawberry.type
@@ -265,17 +172,14 @@ class Member:
         found = await info.context.loaders.metrics.load((str(self.id), from_, to))
         return None if found is None else MemberMetrics.from_record(found)
 
-    # The growth and compliance fields resolve in api/growth.py, which imports this module;
-    # hence the imports at call time and the lazy return types.
+    # The growth and compliance fields resolve in api/growth.py.
     @field("New members of this member's downline per week (UTC+08:00) over [from, to).")
     async def fission_speed(
         self,
         info: Info[Context, None],
         from_: Annotated[DateTime | None, strawberry.argument(name="from")] = None,
         to: DateTime | None = None,
-    ) -> Annotated[FissionSpeed, strawberry.lazy("api.growth")] | None:
-        from api import growth
-
+    ) -> FissionSpeed | None:
         return await growth.member_fission_speed(info, str(self.id), from_, to)
 
     @field("Direct recruits who joined in [from, to) and became agents within `days`.")
@@ -285,9 +189,7 @@ class Member:
         from_: Annotated[DateTime | None, strawberry.argument(name="from")] = None,
         to: DateTime | None = None,
         days: int = ACTIVATION_DAYS,
-    ) -> Annotated[Activation, strawberry.lazy("api.growth")] | None:
-        from api import growth
-
+    ) -> Activation | None:
         return await growth.member_activation(info, str(self.id), from_, to, days)
 
     @field("Income mix over [from, to) on the order's paid_at, flags, and the path check.")
@@ -298,9 +200,7 @@ class Member:
         to: DateTime | None = None,
         recruiting_bp: int = RECRUITING_BP,
         team_pay_bp: int = TEAM_PAY_BP,
-    ) -> Annotated[MemberCompliance, strawberry.lazy("api.growth")]:
-        from api import growth
-
+    ) -> MemberCompliance:
         return await growth.member_compliance(
             info, str(self.id), from_, to, recruiting_bp, team_pay_bp
         )
@@ -314,17 +214,11 @@ class Member:
         to: DateTime | None = None,
         first: int | None = 20,
         after: str | None = None,
-    ) -> Annotated[LedgerConnection, strawberry.lazy("api.money")]:
-        from api import money
-
+    ) -> LedgerConnection:
         return await money.member_ledger(info, str(self.id), from_, to, first, after)
 
     @field("Balance, available, withdrawing, pending and paid. Own or staff only.")
-    async def balance(
-        self, info: Info[Context, None]
-    ) -> Annotated[Balance, strawberry.lazy("api.money")]:
-        from api import money
-
+    async def balance(self, info: Info[Context, None]) -> Balance:
         return await money.member_balance(info, str(self.id))
 
     @field("Opening balance, every line and payment in [from, to), closing balance.")
@@ -333,17 +227,11 @@ class Member:
         info: Info[Context, None],
         from_: Annotated[DateTime | None, strawberry.argument(name="from")] = None,
         to: DateTime | None = None,
-    ) -> Annotated[Statement, strawberry.lazy("api.money")]:
-        from api import money
-
+    ) -> Statement:
         return await money.member_statement(info, str(self.id), from_, to)
 
     @field("Withdrawal requests, newest first, in every state. Own or staff only.")
-    async def withdrawals(
-        self, info: Info[Context, None]
-    ) -> list[Annotated[Withdrawal, strawberry.lazy("api.money")]]:
-        from api import money
-
+    async def withdrawals(self, info: Info[Context, None]) -> list[Withdrawal]:
         return await money.member_withdrawals(info, str(self.id))
 
 
@@ -475,12 +363,6 @@ class Order:
             paid_at=DateTime(o.paid_at),
             refunded_at=None if o.refunded_at is None else DateTime(o.refunded_at),
         )
-
-
-@strawberry.type(description="An expected failure of a mutation; nothing was written.")
-class MutationError:
-    code: ErrorCode
-    message: str
 
 
 MemberResult = Annotated[Member | MutationError, strawberry.union("MemberResult")]

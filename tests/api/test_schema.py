@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from api.types import encode_cursor
+from api.scalars import encode_cursor
 from contract.settings import Settings
 from tests.api.conftest import ANALYST, Gql, member_principal, seed
 

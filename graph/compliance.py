@@ -17,7 +17,10 @@ from typing import Any
 
 import neo4j
 
+from graph.cypherfiles import CYPHER, section
 from graph.growth import EARLIEST, LATEST, share_bp
+
+COMPLIANCE_FILE = CYPHER / "analytics" / "compliance.cypher"
 
 RECRUITING_BP = 5_000
 TEAM_PAY_BP = 5_000
@@ -135,23 +138,19 @@ MATCH (p:Payout) USING INDEX SEEK p:Payout(paid_at)
 WHERE p.paid_at >= $start AND p.paid_at < $end
 """
 
-# Per member first, so the flags and the platform totals come from the same sums.
-_PER_MEMBER = """
-OPTIONAL MATCH (o:Order {id: p.order_id}) USING INDEX SEEK o:Order(id)
+# Per member first, so the flags and the platform totals come from the same sums. The rules
+# (income, payee, violation) are sections of cypher/analytics/compliance.cypher, written once.
+_PER_MEMBER = f"""
+OPTIONAL MATCH (o:Order {{id: p.order_id}}) USING INDEX SEEK o:Order(id)
 WITH p.member_id AS member_id,
-     sum(p.amount) AS total,
-     sum(CASE WHEN p.kind = 'GIFT_PACKAGE' THEN p.amount ELSE 0 END) AS gift,
-     sum(CASE WHEN p.kind = 'RETAIL' THEN p.amount ELSE 0 END) AS retail,
-     sum(CASE WHEN p.tier >= 2 THEN p.amount ELSE 0 END) AS team,
-     sum(CASE WHEN p.kind = 'RETAIL' AND o.seller_id = o.buyer_id THEN p.amount ELSE 0 END)
-       AS self_purchase
+{section(COMPLIANCE_FILE, "income")}
 """
 
 MEMBER_INCOME = (
     _MEMBER_PAYOUTS
     + _PER_MEMBER
     + """
-RETURN total, gift, retail, team, self_purchase
+RETURN total, gift_package, retail, team_pay, self_purchase
 """
 )
 
@@ -159,8 +158,8 @@ PLATFORM_INCOME = (
     _PLATFORM_PAYOUTS
     + _PER_MEMBER
     + """
-RETURN coalesce(sum(total), 0) AS total, coalesce(sum(gift), 0) AS gift,
-       coalesce(sum(retail), 0) AS retail, coalesce(sum(team), 0) AS team,
+RETURN coalesce(sum(total), 0) AS total, coalesce(sum(gift_package), 0) AS gift_package,
+       coalesce(sum(retail), 0) AS retail, coalesce(sum(team_pay), 0) AS team_pay,
        coalesce(sum(self_purchase), 0) AS self_purchase,
        count(CASE WHEN total > 0 THEN 1 END) AS members_paid
 """
@@ -170,14 +169,16 @@ FLAGGED = (
     _PLATFORM_PAYOUTS
     + _PER_MEMBER
     + """
-WITH member_id, total, gift, retail, team, self_purchase,
-     total > 0 AND gift * 10000 / total > $recruiting_bp AS recruiting,
-     total > 0 AND team * 10000 / total > $team_pay_bp AS team_pay
-WHERE recruiting OR team_pay
-WITH member_id, total, gift, retail, team, self_purchase, recruiting, team_pay
+WITH member_id, total, gift_package, retail, team_pay, self_purchase,
+     total > 0 AND gift_package * 10000 / total > $recruiting_bp AS mostly_recruiting,
+     total > 0 AND team_pay * 10000 / total > $team_pay_bp AS mostly_team_pay
+WHERE mostly_recruiting OR mostly_team_pay
+WITH member_id, total, gift_package, retail, team_pay, self_purchase, mostly_recruiting,
+     mostly_team_pay
 ORDER BY total DESC, member_id
-WITH collect({member_id: member_id, total: total, gift: gift, retail: retail, team: team,
-              self_purchase: self_purchase, recruiting: recruiting, team_pay: team_pay}) AS rows
+WITH collect({member_id: member_id, total: total, gift_package: gift_package, retail: retail,
+              team_pay: team_pay, self_purchase: self_purchase,
+              mostly_recruiting: mostly_recruiting, mostly_team_pay: mostly_team_pay}) AS rows
 RETURN size(rows) AS flagged, rows[..$limit] AS rows
 """
 )
@@ -188,32 +189,24 @@ RETURN size(rows) AS flagged, rows[..$limit] AS rows
 # outside the viewer's downline: its order's buyer or seller and the member the rules now put
 # at its tier are the viewer or below it (a walk up from each, bounded by the tree's depth, and
 # only for the few payouts in violation: CASE evaluates one branch). It is still counted.
-_PATH_CHECK = """
+_PATH_CHECK = f"""
   AND NOT p.reversal
-OPTIONAL MATCH (o:Order {id: p.order_id}) USING INDEX SEEK o:Order(id)
-OPTIONAL MATCH (o)<-[:SOLD]-(seller)
-OPTIONAL MATCH (o)<-[:BOUGHT]-(buyer)
-OPTIONAL MATCH (buyer)-[:SPONSORED_BY]->(sponsor)
-WITH p, buyer, seller, CASE p.kind WHEN 'GIFT_PACKAGE' THEN sponsor ELSE seller END AS first
-OPTIONAL MATCH (first)-[:SPONSORED_BY]->(second)
-OPTIONAL MATCH (second)-[:SPONSORED_BY]->(third)
-WITH p, buyer, seller,
-     CASE WHEN p.tier IN [1, 2, 3] THEN [first, second, third][p.tier - 1] END AS at_tier
+OPTIONAL MATCH (o:Order {{id: p.order_id}}) USING INDEX SEEK o:Order(id)
+{section(COMPLIANCE_FILE, "payee")}
 WITH p, buyer, seller, at_tier,
-     CASE WHEN NOT coalesce(p.tier IN [1, 2, 3], false) THEN 'tier'
-          WHEN at_tier IS NULL OR at_tier.id <> p.member_id THEN 'path' END AS reason
+{section(COMPLIANCE_FILE, "violation")} AS reason
 WITH p, at_tier.id AS expected, reason,
      CASE WHEN reason IS NULL THEN false
           WHEN $viewer IS NULL THEN true
           ELSE (at_tier IS NULL
-                OR EXISTS { (at_tier)-[:SPONSORED_BY*0..]->(v) WHERE v.id = $viewer })
-               AND (EXISTS { (buyer)-[:SPONSORED_BY*0..]->(v) WHERE v.id = $viewer }
-                    OR EXISTS { (seller)-[:SPONSORED_BY*0..]->(v) WHERE v.id = $viewer })
+                OR EXISTS {{ (at_tier)-[:SPONSORED_BY*0..]->(v) WHERE v.id = $viewer }})
+               AND (EXISTS {{ (buyer)-[:SPONSORED_BY*0..]->(v) WHERE v.id = $viewer }}
+                    OR EXISTS {{ (seller)-[:SPONSORED_BY*0..]->(v) WHERE v.id = $viewer }})
      END AS shown
 ORDER BY p.order_id, p.tier
 WITH count(p) AS checked, coalesce(max(p.tier), 0) AS max_tier, count(reason) AS violations,
-     collect(CASE WHEN shown THEN {order_id: p.order_id, member_id: p.member_id,
-             tier: p.tier, expected: expected, reason: reason} END) AS bad
+     collect(CASE WHEN shown THEN {{order_id: p.order_id, member_id: p.member_id,
+             tier: p.tier, expected: expected, reason: reason}} END) AS bad
 RETURN checked, max_tier, violations, bad[..$limit] AS listed
 """
 
@@ -271,7 +264,9 @@ async def _paths(
 def _mix(r: Any) -> IncomeMix:
     if r is None:
         return IncomeMix.of(0, 0, 0, 0, 0)
-    return IncomeMix.of(r["total"], r["gift"], r["retail"], r["team"], r["self_purchase"])
+    return IncomeMix.of(
+        r["total"], r["gift_package"], r["retail"], r["team_pay"], r["self_purchase"]
+    )
 
 
 async def member_compliance(
@@ -348,8 +343,8 @@ async def platform_compliance(
                 FlaggedMember(
                     member_id=row["member_id"],
                     income=_mix(row),
-                    mostly_recruiting=row["recruiting"],
-                    mostly_team_pay=row["team_pay"],
+                    mostly_recruiting=row["mostly_recruiting"],
+                    mostly_team_pay=row["mostly_team_pay"],
                 )
                 for row in rows
             ),

@@ -100,3 +100,16 @@ def run_file(
                 )
             )
     return results
+
+
+def section(path: Path, name: str) -> str:
+    """The text between ``// section NAME`` and ``// end NAME`` of a file (comments kept)."""
+    text = path.read_text(encoding="utf-8")
+    found = re.search(
+        rf"^[ \t]*// section {re.escape(name)}\b[^\n]*\n(.*?)^[ \t]*// end {re.escape(name)}\b",
+        text,
+        re.MULTILINE | re.DOTALL,
+    )
+    if found is None:
+        raise LookupError(f"{path} has no section {name!r}")
+    return found.group(1)

@@ -14,7 +14,10 @@ from typing import Any
 
 import neo4j
 
+from graph.cypherfiles import CYPHER, section
 from graph.window import BUCKET_TZ
+
+ANALYTICS = CYPHER / "analytics"
 
 ACTIVATION_DAYS = 30
 MAX_RETENTION_MONTHS = 36
@@ -102,23 +105,19 @@ EXISTS = "MATCH (u:Member {id: $id}) USING INDEX SEEK u:Member(id) RETURN u.id A
 # joined_at), and expands from it; nodes reached by expansion carry no label, so no index can
 # be sought for them once per row (docs/model.md, "Query plans"). The member's downline is
 # walked down, bounded by its size.
-FISSION = """
-MATCH (u:Member {id: $id}) USING INDEX SEEK u:Member(id)
-MATCH (d)-[:SPONSORED_BY*1..]->(u)
-WHERE d.joined_at >= $start AND d.joined_at < $end
-RETURN date.truncate('week', datetime({datetime: d.joined_at, timezone: '+08:00'})) AS week,
-       count(d) AS recruits
+FISSION = f"""
+MATCH (u:Member {{id: $id}}) USING INDEX SEEK u:Member(id)
+{section(ANALYTICS / "fission_speed.cypher", "joined")}
+RETURN week, count(*) AS recruits
 """
 
-ACTIVATION = """
-MATCH (u:Member {id: $id}) USING INDEX SEEK u:Member(id)
+ACTIVATION = f"""
+MATCH (u:Member {{id: $id}}) USING INDEX SEEK u:Member(id)
 MATCH (r)-[:SPONSORED_BY]->(u)
 WHERE r.joined_at >= $start AND r.joined_at < $end
-WITH r, EXISTS {
-  MATCH (r)-[:BOUGHT]->(g)
-  WHERE g.kind = 'GIFT_PACKAGE' AND g.paid_at < r.joined_at + duration({days: $days})
-    AND (g.refunded_at IS NULL OR g.refunded_at > g.paid_at)
-} AS activated
+WITH r, EXISTS {{
+{section(ANALYTICS / "activation.cypher", "activated")}
+}} AS activated
 RETURN count(r) AS recruits, count(CASE WHEN activated THEN r END) AS activated
 """
 
@@ -191,7 +190,8 @@ async def fission_speed(
     async def work(tx: neo4j.AsyncManagedTransaction) -> FissionSpeed | None:
         if not await _exists(tx, member_id):
             return None
-        rows = await _rows(tx, FISSION, id=member_id, start=start or EARLIEST, end=end or LATEST)
+        window = {"from": (start or EARLIEST).isoformat(), "to": (end or LATEST).isoformat()}
+        rows = await _rows(tx, FISSION, id=member_id, **window)
         counts: dict[date, int] = {_native(r["week"]): r["recruits"] for r in rows}
         return FissionSpeed(
             member_id=member_id,

@@ -16,27 +16,11 @@ and these reads are built from the same text, so a rule is written once.
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
-from graph.cypherfiles import CYPHER
+from graph.cypherfiles import CYPHER, section
 
 SETTLEMENT_DIR = CYPHER / "settlement"
 PAYOUTS_FILE = SETTLEMENT_DIR / "payouts.cypher"
 REVERSALS_FILE = SETTLEMENT_DIR / "reversals.cypher"
-
-
-def section(path: Path, name: str) -> str:
-    """The text between ``// section NAME`` and ``// end NAME`` of a file (comments kept)."""
-    text = path.read_text(encoding="utf-8")
-    found = re.search(
-        rf"^[ \t]*// section {re.escape(name)}\b[^\n]*\n(.*?)^[ \t]*// end {re.escape(name)}\b",
-        text,
-        re.MULTILINE | re.DOTALL,
-    )
-    if found is None:
-        raise LookupError(f"{path} has no section {name!r}")
-    return found.group(1)
 
 
 LINKS = section(PAYOUTS_FILE, "links")

@@ -24,9 +24,11 @@ MATCH (r:Member) USING INDEX SEEK r:Member(joined_at)
 WHERE r.joined_at >= datetime($from) AND r.joined_at < datetime($to)
 MATCH (r)-[:SPONSORED_BY]->(u)
 WITH u, r, EXISTS {
+  // section activated: needs r; true when r became an agent within $days of joining (graph/growth.py reads it too)
   MATCH (r)-[:BOUGHT]->(g)
   WHERE g.kind = 'GIFT_PACKAGE' AND g.paid_at < r.joined_at + duration({days: $days})
     AND (g.refunded_at IS NULL OR g.refunded_at > g.paid_at)
+  // end activated
 } AS activated
 WITH u.id AS sponsor_id, count(r) AS recruits, count(CASE WHEN activated THEN r END) AS activated
 RETURN sponsor_id, recruits, activated, activated * 10000 / recruits AS share_bp

@@ -32,26 +32,43 @@
 
 // The window's ledger lines come from the paid_at index, named so the plan does not depend on
 // the statistics; each line's order is a unique-key seek and the chain above it is expanded,
-// without labels, so nothing is sought per line (docs/model.md, "Query plans").
+// without labels, so nothing is sought per line (docs/model.md, "Query plans"). The pieces
+// between "// section NAME" and "// end NAME" are the rules graph/compliance.py builds GraphQL's
+// compliance fields from, so they are written once.
 MATCH (p:Payout) USING INDEX SEEK p:Payout(paid_at)
 WHERE p.paid_at >= datetime($from) AND p.paid_at < datetime($to)
 OPTIONAL MATCH (o:Order {id: p.order_id}) USING INDEX SEEK o:Order(id)
+// section payee: needs p, o; yields p, o, buyer, seller, and at_tier: the member the rules put
+// at p's tier in today's tree (k-1 hops above the seller, or above the buyer's sponsor for a
+// gift package), null when there is none or the tier is outside 1-3
 OPTIONAL MATCH (o)<-[:SOLD]-(seller)
-OPTIONAL MATCH (o)<-[:BOUGHT]-()-[:SPONSORED_BY]->(sponsor)
-WITH p, o, CASE p.kind WHEN 'GIFT_PACKAGE' THEN sponsor ELSE seller END AS first
+OPTIONAL MATCH (o)<-[:BOUGHT]-(buyer)
+OPTIONAL MATCH (buyer)-[:SPONSORED_BY]->(sponsor)
+WITH p, o, buyer, seller, CASE p.kind WHEN 'GIFT_PACKAGE' THEN sponsor ELSE seller END AS first
 OPTIONAL MATCH (first)-[:SPONSORED_BY]->(second)
 OPTIONAL MATCH (second)-[:SPONSORED_BY]->(third)
-WITH p, o, CASE WHEN p.tier IN [1, 2, 3] THEN [first, second, third][p.tier - 1].id END AS expected
+WITH p, o, buyer, seller,
+     CASE WHEN p.tier IN [1, 2, 3] THEN [first, second, third][p.tier - 1] END AS at_tier
+// end payee
+WITH p, o,
+     CASE WHEN p.reversal THEN null ELSE
+     // section violation: needs p, at_tier; 'tier' when p's tier is outside 1-3, 'path' when
+     // p's member is not at_tier, otherwise null
+     CASE WHEN NOT coalesce(p.tier IN [1, 2, 3], false) THEN 'tier'
+          WHEN at_tier IS NULL OR at_tier.id <> p.member_id THEN 'path' END
+     // end violation
+     END AS violation
 WITH p.member_id AS member_id,
+     // section income: needs p, o; a member's income over its lines (fen): total, gift_package,
+     // retail, team_pay (tiers 2 and 3), self_purchase (retail sold to oneself)
      sum(p.amount) AS total,
      sum(CASE WHEN p.kind = 'GIFT_PACKAGE' THEN p.amount ELSE 0 END) AS gift_package,
      sum(CASE WHEN p.kind = 'RETAIL' THEN p.amount ELSE 0 END) AS retail,
      sum(CASE WHEN p.tier >= 2 THEN p.amount ELSE 0 END) AS team_pay,
      sum(CASE WHEN p.kind = 'RETAIL' AND o.seller_id = o.buyer_id THEN p.amount ELSE 0 END)
-       AS self_purchase,
-     max(p.tier) AS max_tier,
-     count(CASE WHEN NOT p.reversal AND (NOT coalesce(p.tier IN [1, 2, 3], false)
-                OR expected IS NULL OR expected <> p.member_id) THEN 1 END) AS path_violations
+       AS self_purchase
+     // end income
+     , max(p.tier) AS max_tier, count(violation) AS path_violations
 ORDER BY member_id
 WITH collect({member_id: member_id, total: total, gift_package: gift_package, retail: retail,
               team_pay: team_pay, self_purchase: self_purchase, max_tier: max_tier,

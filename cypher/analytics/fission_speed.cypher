@@ -19,10 +19,13 @@
 // once per member (docs/model.md, "Query plans").
 MATCH (u:Member {id: $member_id}) USING INDEX SEEK u:Member(id)
 CALL (u) {
+  // section joined: needs u; one row per member of u's downline (u excluded) who joined in
+  // [$from, $to), with the Monday (UTC+08:00) of its week (graph/growth.py reads it too)
   MATCH (d)-[:SPONSORED_BY*1..]->(u)
   WHERE d.joined_at >= datetime($from) AND d.joined_at < datetime($to)
-  RETURN collect(date.truncate('week', datetime({datetime: d.joined_at, timezone: '+08:00'})))
-         AS joined
+  WITH date.truncate('week', datetime({datetime: d.joined_at, timezone: '+08:00'})) AS week
+  // end joined
+  RETURN collect(week) AS joined
 }
 WITH joined,
      date.truncate('week', datetime({datetime: datetime($from), timezone: '+08:00'})) AS first,

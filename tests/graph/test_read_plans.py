@@ -157,7 +157,11 @@ CASES: dict[str, Case] = {
     # graph/growth.py.
     "fission_speed": Case(
         growth.FISSION,
-        lambda s: {**WINDOW, "id": s.root_id},
+        lambda s: {
+            "from": WINDOW["start"].isoformat(),
+            "to": WINDOW["end"].isoformat(),
+            "id": s.root_id,
+        },
         [r"NodeUniqueIndexSeek.* u:Member\(id\)"],
         walks=[r"^VarLengthExpand\(.*\) \(u\)<-\[\w+:SPONSORED_BY\*"],
     ),

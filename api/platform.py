@@ -6,18 +6,21 @@ share live in api/growth.py.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 import strawberry
 from strawberry.types import Info
 
+from api.errors import bad_input
 from api.growth import CohortRetention, IncomeMix, PathCheck, thresholds
 from api.limits import MAX_PAGE
 from api.loaders import Context
 from api.scalars import DateTime, Money, check_range, check_window, field
 from api.types import Member
-from graph import compliance, growth
+from graph import compliance, growth, platformgrowth
 from graph.compliance import RECRUITING_BP, TEAM_PAY_BP
+from graph.errors import BadInput
 
 From = Annotated[DateTime | None, strawberry.argument(name="from")]
 
@@ -70,6 +73,42 @@ class PlatformCompliance:
             ],
             paths=PathCheck.from_record(r.paths),
             adjustments=Money(r.adjustments),
+        )
+
+
+Granularity = strawberry.enum(platformgrowth.Granularity, name="Granularity")
+
+
+@strawberry.type
+class GrowthBucket:
+    start: date = strawberry.field(description="The first day (UTC+08:00) of the bucket.")
+    members_joined: int
+    agents: int = strawberry.field(
+        description="Members whose first held gift package was paid in the bucket."
+    )
+    orders: int = strawberry.field(description="Orders paid in the bucket and not refunded.")
+    volume: Money = strawberry.field(description="Their amounts.")
+
+
+@strawberry.type
+class PlatformGrowth:
+    granularity: Granularity  # type: ignore[valid-type]
+    buckets: list[GrowthBucket]
+
+    @classmethod
+    def from_record(cls, r: platformgrowth.PlatformGrowth) -> PlatformGrowth:
+        return cls(
+            granularity=r.granularity,
+            buckets=[
+                GrowthBucket(
+                    start=b.start,
+                    members_joined=b.members_joined,
+                    agents=b.agents,
+                    orders=b.orders,
+                    volume=Money(b.volume),
+                )
+                for b in r.buckets
+            ],
         )
 
 
@@ -140,3 +179,32 @@ class GrowthQuery:
             )
         )
         return PlatformCompliance.from_record(found)
+
+    @field(
+        "Members joined, new agents, orders and volume per day, week or month (UTC+08:00) of"
+        " [from, to), every bucket included; at most 400 buckets. Staff only."
+    )
+    async def platform_growth(
+        self,
+        info: Info[Context, None],
+        from_: Annotated[DateTime, strawberry.argument(name="from")],
+        to: DateTime,
+        granularity: Granularity = platformgrowth.Granularity.DAY,  # type: ignore[valid-type]
+    ) -> PlatformGrowth:
+        check_window(from_, to)
+        ctx = info.context
+        ctx.require_staff()
+        try:
+            found = await ctx.run(
+                platformgrowth.platform_growth(
+                    ctx.driver,
+                    start=from_,
+                    end=to,
+                    granularity=granularity,
+                    database=ctx.database,
+                    timeout=ctx.timeout,
+                )
+            )
+        except BadInput as exc:
+            raise bad_input(exc.message) from exc
+        return PlatformGrowth.from_record(found)

@@ -126,7 +126,7 @@ RETURN count(r) AS recruits, count(CASE WHEN activated THEN r END) AS activated
 # agents; for a member, its subtree walked down gives them, bounded by the subtree's size.
 # "Not refunded by then" is one predicate, not an OR, which the planner would split into two
 # seeks of the same index.
-_RETENTION_PLATFORM_AGENTS = """
+PLATFORM_AGENTS = """
 MATCH (g:Order) USING INDEX SEEK g:Order(kind)
 WHERE g.kind = 'GIFT_PACKAGE' AND NOT coalesce(g.refunded_at <= g.paid_at, false)
 MATCH (m)-[:BOUGHT]->(g)
@@ -159,7 +159,7 @@ ORDER BY cohort, k
 RETURN cohort, agents, collect(active) AS active
 """
 
-RETENTION = _RETENTION_PLATFORM_AGENTS + _RETENTION_COHORTS
+RETENTION = PLATFORM_AGENTS + _RETENTION_COHORTS
 RETENTION_MEMBER = _RETENTION_MEMBER_AGENTS + _RETENTION_COHORTS
 
 EARLIEST = datetime(1, 1, 2, tzinfo=UTC)

@@ -18,8 +18,8 @@ from api.loaders import Context
 from api.schema import schema
 from contract.money import parse_timestamp
 from contract.settings import Settings
-from graph import members, orders, products
 from graph.db import connect_async
+from tests import network
 from tests.serving import app_url
 
 ADMIN = Principal(Role.ADMIN, None)
@@ -91,6 +91,10 @@ def token() -> Callable[..., str]:
 
 
 Tree = dict[str, str | None]
+SEED_PRODUCTS = (
+    network.ProductRow("P1", "Tea", 10_000, 1500),
+    network.ProductRow("GIFT", "Gift package", 39_900, 0),
+)
 
 
 def seed(
@@ -101,35 +105,27 @@ def seed(
     """Members (id, sponsor, joined_at) in order, a product P1 at 1500 bp, and orders
     (id, kind, buyer, seller, amount_fen, paid_at[, refunded_at]) through the real graph code."""
 
+    order_rows = [
+        network.OrderRow(
+            order_id=row[0],
+            kind=row[1],
+            buyer_id=row[2],
+            seller_id=row[3],
+            sku="GIFT" if row[1] == "GIFT_PACKAGE" else "P1",
+            amount=row[4],
+            paid_at=ts(row[5]),
+            refunded_at=ts(row[6]) if len(row) > 6 and row[6] else None,
+        )
+        for row in orders_
+    ]
+
     async def go() -> None:
         async with connect_async(settings) as driver:
-            await products.upsert_product(
-                driver, sku="P1", name="Tea", price=10_000, commission_bp=1500
+            await network.record(
+                driver,
+                [network.MemberRow(m, sponsor, ts(joined)) for m, sponsor, joined in tree],
+                SEED_PRODUCTS,
+                order_rows,
             )
-            await products.upsert_product(
-                driver, sku="GIFT", name="Gift package", price=39_900, commission_bp=0
-            )
-            for member_id, sponsor, joined in tree:
-                await members.register_member(
-                    driver,
-                    member_id=member_id,
-                    name=f"Name {member_id}",
-                    joined_at=ts(joined),
-                    sponsor_id=sponsor,
-                )
-            for row in orders_:
-                order_id, kind, buyer, seller, amount, paid = row[:6]
-                await orders.record_order(
-                    driver,
-                    order_id=order_id,
-                    kind=kind,
-                    buyer_id=buyer,
-                    seller_id=seller,
-                    sku="GIFT" if kind == "GIFT_PACKAGE" else "P1",
-                    amount=amount,
-                    paid_at=ts(paid),
-                )
-                if len(row) > 6 and row[6]:
-                    await orders.refund_order(driver, order_id=order_id, refunded_at=ts(row[6]))
 
     asyncio.run(go())

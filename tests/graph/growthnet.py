@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from contract.money import format_yuan, parse_yuan
+from contract.money import parse_yuan
 from contract.settings import Settings
+from tests import network
 from tests.cli import downline
 
 CST = timezone(timedelta(hours=8))
@@ -89,30 +90,18 @@ class Network:
         return min(held, default=None)
 
     # --- files ------------------------------------------------------------------------------
-    def write(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        with (folder / "members.csv").open("w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(["member_id", "sponsor_id", "joined_at", "name"])
-            for m, s in self.sponsor.items():
-                w.writerow([m, s or "", self.joined[m].isoformat(), f"name {m}"])
-        with (folder / "products.csv").open("w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(["sku", "name", "price", "commission_bp"])
-            for sku, (price, bp) in PRODUCTS.items():
-                w.writerow([sku, sku, format_yuan(price), bp])
-        with (folder / "orders.csv").open("w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(
-                ["order_id", "kind", "buyer_id", "seller_id", "sku", "amount", "paid_at",
-                 "refunded_at"]
-            )  # fmt: skip
-            for o in self.orders:
-                refunded = "" if o.refunded_at is None else o.refunded_at.isoformat()
-                w.writerow(
-                    [o.id, o.kind, o.buyer, o.seller or "", o.sku, format_yuan(o.amount),
-                     o.paid_at.isoformat(), refunded]
-                )  # fmt: skip
+    def write(self, folder: Path) -> network.Files:
+        return network.write(
+            folder,
+            [network.MemberRow(m, s, self.joined[m]) for m, s in self.sponsor.items()],
+            [network.ProductRow(sku, sku, price, bp) for sku, (price, bp) in PRODUCTS.items()],
+            [
+                network.OrderRow(
+                    o.id, o.kind, o.buyer, o.seller, o.sku, o.amount, o.paid_at, o.refunded_at
+                )
+                for o in self.orders
+            ],
+        )
 
 
 def cli_env(settings: Settings) -> dict[str, str]:
@@ -133,17 +122,7 @@ def run_ok(env: dict[str, str], *args: str) -> str:
 
 def load_and_settle(net: Network, folder: Path, env: dict[str, str]) -> list[Payout]:
     """Loads the network, settles it in two runs, and returns the exported payout ledger."""
-    net.write(folder)
-    run_ok(
-        env,
-        "load",
-        "--members",
-        str(folder / "members.csv"),
-        "--products",
-        str(folder / "products.csv"),
-        "--orders",
-        str(folder / "orders.csv"),
-    )
+    run_ok(env, *net.write(folder).load_args())
     run_ok(env, "plan", "load", "plans/default.toml")
     for cutoff in CUTOFFS:
         run_ok(env, "settle", "--until", cutoff.isoformat())

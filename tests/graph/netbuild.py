@@ -1,8 +1,7 @@
-"""Building small networks for settlement tests through the loader, the path users take."""
+"""Small networks for the settlement tests in a shorthand, loaded through tests/network.py."""
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -10,9 +9,8 @@ from pathlib import Path
 
 import neo4j
 
-from contract.money import format_yuan
-from graph.loader import load
 from graph.plans import Plan, store_plan
+from tests import network
 
 CST = timezone(timedelta(hours=8))
 T0 = datetime(2026, 1, 1, 9, 0, tzinfo=CST)
@@ -78,42 +76,18 @@ def seed(
     plan: Plan | None = DEFAULT_PLAN,
 ) -> None:
     """members: id -> sponsor id (sponsors first not required); all join at T0."""
-    folder.mkdir(parents=True, exist_ok=True)
-    with (folder / "members.csv").open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["member_id", "sponsor_id", "joined_at", "name"])
-        for member, sponsor in members.items():
-            w.writerow([member, sponsor or "", T0.isoformat(), f"name {member}"])
-    with (folder / "products.csv").open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["sku", "name", "price", "commission_bp"])
-        for sku, (price, bp) in PRODUCTS.items():
-            w.writerow([sku, sku, format_yuan(price), bp])
-    with (folder / "orders.csv").open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(
-            ["order_id", "kind", "buyer_id", "seller_id", "sku", "amount", "paid_at", "refunded_at"]
-        )
-        for o in orders:
-            refunded = o.refunded_at
-            w.writerow(
-                [
-                    o.id,
-                    o.kind,
-                    o.buyer,
-                    o.seller or "",
-                    o.product,
-                    format_yuan(o.fen),
-                    o.paid_at.isoformat(),
-                    "" if refunded is None else refunded.isoformat(),
-                ]
+    files = network.write(
+        folder,
+        [network.MemberRow(m, sponsor, T0) for m, sponsor in members.items()],
+        [network.ProductRow(sku, sku, price, bp) for sku, (price, bp) in PRODUCTS.items()],
+        [
+            network.OrderRow(
+                o.id, o.kind, o.buyer, o.seller, o.product, o.fen, o.paid_at, o.refunded_at
             )
-    load(
-        driver,
-        members=folder / "members.csv",
-        products=folder / "products.csv",
-        orders=folder / "orders.csv",
+            for o in orders
+        ],
     )
+    network.load(driver, files)
     if plan is not None:
         store_plan(driver, plan)
 

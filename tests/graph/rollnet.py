@@ -1,4 +1,5 @@
-"""Small networks for the rollup tests, loaded through the loader, and the Python model of them.
+"""Small networks for the rollup tests, loaded through tests/network.py, and the Python model
+of them.
 
 The model computes every number of domain.md straight from its definition, walking the tree,
 so the rollups are checked against something that shares none of their machinery.
@@ -6,7 +7,6 @@ so the rollups are checked against something that shares none of their machinery
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -15,9 +15,8 @@ from typing import Any
 
 import neo4j
 
-from contract.money import format_yuan
-from graph.loader import load
 from graph.orders import record_order
+from tests import network
 
 CST = timezone(timedelta(hours=8))
 T0 = datetime(2026, 3, 1, tzinfo=CST)
@@ -117,49 +116,16 @@ class Net:
 
     def seed(self, driver: neo4j.Driver, folder: Path) -> None:
         """Writes the CSV files and loads them the way ``downline load`` does."""
-        folder.mkdir(parents=True, exist_ok=True)
-        with (folder / "members.csv").open("w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(["member_id", "sponsor_id", "joined_at", "name"])
-            for m, (s, joined) in self.members.items():
-                w.writerow([m, s or "", joined.isoformat(), f"name {m}"])
-        with (folder / "products.csv").open("w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(["sku", "name", "price", "commission_bp"])
-            w.writerow(["SKU1", "thing", "100.00", 1000])
-        with (folder / "orders.csv").open("w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(
-                [
-                    "order_id",
-                    "kind",
-                    "buyer_id",
-                    "seller_id",
-                    "sku",
-                    "amount",
-                    "paid_at",
-                    "refunded_at",
-                ]
-            )
-            for o, (b, amount, paid, refunded) in self.orders.items():
-                w.writerow(
-                    [
-                        o,
-                        "RETAIL",
-                        b,
-                        "",
-                        "SKU1",
-                        format_yuan(amount),
-                        paid.isoformat(),
-                        "" if refunded is None else refunded.isoformat(),
-                    ]
-                )
-        load(
-            driver,
-            members=folder / "members.csv",
-            products=folder / "products.csv",
-            orders=folder / "orders.csv",
+        files = network.write(
+            folder,
+            [network.MemberRow(m, s, joined) for m, (s, joined) in self.members.items()],
+            [network.ProductRow("SKU1", "thing", 10_000, 1000)],
+            [
+                network.OrderRow(o, "RETAIL", b, None, "SKU1", amount, paid, refunded)
+                for o, (b, amount, paid, refunded) in self.orders.items()
+            ],
         )
+        network.load(driver, files)
 
 
 def record(

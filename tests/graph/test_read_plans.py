@@ -17,7 +17,17 @@ from typing import Any
 
 import pytest
 
-from graph import compliance, growth, ledger, members, orders, payouts, reads, withdrawals
+from graph import (
+    compliance,
+    growth,
+    ledger,
+    members,
+    orders,
+    payouts,
+    platformgrowth,
+    reads,
+    withdrawals,
+)
 from tests.plans import assert_shape, explain, operators, render
 from tests.stores import AFTER_REFRESH, GrownStore
 
@@ -182,6 +192,22 @@ CASES: dict[str, Case] = {
         lambda s: {**WINDOW, "months": 6, "member_id": s.root_id},
         [r"NodeUniqueIndexSeek.* u:Member\(id\)"],
         walks=[BOUGHT_FROM_M],
+    ),
+    # graph/platformgrowth.py: each count one range seek of its index.
+    "platform_growth_joined": Case(
+        platformgrowth.JOINED,
+        lambda s: {**WINDOW, "unit": "week"},
+        [r"NodeIndexSeekByRange RANGE INDEX m:Member\(joined_at\)"],
+    ),
+    "platform_growth_orders": Case(
+        platformgrowth.ORDERS,
+        lambda s: {**WINDOW, "unit": "week"},
+        [r"NodeIndexSeekByRange RANGE INDEX o:Order\(paid_at\)"],
+    ),
+    "platform_growth_agents": Case(
+        platformgrowth.AGENTS,
+        lambda s: {**WINDOW, "unit": "week"},
+        [r"NodeIndexSeek RANGE INDEX g:Order\(kind\) WHERE kind = "],
     ),
     # graph/compliance.py.
     "income_member": Case(

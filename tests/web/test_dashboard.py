@@ -20,7 +20,9 @@ from starlette.applications import Starlette
 
 from api import dashboard
 from api.auth import Role, mint_token
+from contract.money import parse_yuan
 from contract.settings import Settings
+from tests import network
 from tests.cli import ROOT, downline
 from tests.serving import app_url
 
@@ -66,21 +68,23 @@ ORDERS = [
 ]
 
 
-def _at(days_ago: int) -> str:
+def _when(days_ago: int) -> datetime:
     day = datetime.now(CST).replace(hour=10, minute=0, second=0, microsecond=0)
-    return (day - timedelta(days=days_ago)).isoformat()
+    return day - timedelta(days=days_ago)
 
 
 def _seed(tmp_path: Path, env: dict[str, str]) -> None:
-    members = ["member_id,sponsor_id,joined_at,name"]
-    members += [f"{m},{s},{_at(d)},{n}" for m, s, d, n in MEMBERS]
-    products = ["sku,name,price,commission_bp"] + [",".join(map(str, p)) for p in PRODUCTS]
-    orders = ["order_id,kind,buyer_id,seller_id,sku,amount,paid_at,refunded_at"]
-    orders += [f"{o},{k},{b},{s},{sku},{a},{_at(d)}," for o, k, b, s, sku, a, d in ORDERS]
-    for name, lines in (("members", members), ("products", products), ("orders", orders)):
-        (tmp_path / f"{name}.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    files = network.write(
+        tmp_path,
+        [network.MemberRow(m, s or None, _when(d), n) for m, s, d, n in MEMBERS],
+        [network.ProductRow(sku, n, parse_yuan(price), bp) for sku, n, price, bp in PRODUCTS],
+        [
+            network.OrderRow(o, k, b, s or None, sku, parse_yuan(a), _when(d))
+            for o, k, b, s, sku, a, d in ORDERS
+        ],
+    )
     steps = [
-        ["load", *(f"--{n}={tmp_path / n}.csv" for n in ("members", "products", "orders"))],
+        files.load_args(),
         ["plan", "load", str(ROOT / "plans" / "default.toml")],
         ["settle", "--until", datetime.now(UTC).isoformat(timespec="seconds")],
         ["rollups", "refresh"],
@@ -237,6 +241,11 @@ def test_dashboard_in_chromium(site: tuple[str, str]) -> None:
                 cohorts.nth(i).locator("td").all_inner_texts()[:2] for i in range(cohorts.count())
             ]
             assert shown == _cohorts()
+            # Members joined, new agents, orders and volume per month (platformGrowth).
+            page.wait_for_selector("[data-testid=platform-months] table.growth")
+            rows = page.locator("[data-testid=platform-months] table.growth tbody tr")
+            months = [rows.nth(i).locator("td").all_inner_texts() for i in range(rows.count())]
+            assert [m for m in months if m[1:] != ["0", "0", "0", "¥0.00"]] == _growth_months()
             page.wait_for_selector("[data-testid=flagged]")
             flagged = page.locator("[data-testid=flagged] tbody tr td:first-child a")
             assert flagged.all_inner_texts() == ["R1", "A1"]
@@ -267,9 +276,25 @@ def _cohorts() -> list[list[str]]:
     months: dict[str, int] = {}
     for _, kind, _, _, _, _, days_ago in ORDERS:  # one gift package per buyer
         if kind == "GIFT_PACKAGE":
-            month = _at(days_ago)[:7]
+            month = _when(days_ago).isoformat()[:7]
             months[month] = months.get(month, 0) + 1
     return [[m, str(n)] for m, n in sorted(months.items())]
+
+
+def _growth_months() -> list[list[str]]:
+    """[month, joined, new agents, orders, volume] of each month with any of them."""
+    months: dict[str, list[int]] = {}
+    for _, _, days_ago, _ in MEMBERS:
+        months.setdefault(_when(days_ago).isoformat()[:7], [0, 0, 0, 0])[0] += 1
+    for _, kind, _, _, _, amount, days_ago in ORDERS:  # one gift package per buyer, no refunds
+        row = months.setdefault(_when(days_ago).isoformat()[:7], [0, 0, 0, 0])
+        row[1] += kind == "GIFT_PACKAGE"
+        row[2] += 1
+        row[3] += parse_yuan(amount)
+    return [
+        [m, str(j), str(a), str(n), f"¥{fen // 100:,}.{fen % 100:02d}"]
+        for m, (j, a, n, fen) in sorted(months.items())
+    ]
 
 
 def _children(page: Page, member_id: str) -> list[str]:

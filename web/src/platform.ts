@@ -4,11 +4,11 @@
 import { gql } from "./api";
 import { timeChart } from "./chart";
 import { type Child, h } from "./dom";
-import { bp, count, plural, yuan } from "./format";
+import { bp, count, num, plural, yuan } from "./format";
 import { fill } from "./panel";
 import { INCOME, type Income, incomeStats, PATHS, type Paths, pathCheck } from "./compliance";
 import { payoutTable, type TierPayouts } from "./payouts";
-import { addMonths, getWindow } from "./window";
+import { addDays, addMonths, getWindow, midnight, today } from "./window";
 
 const PAYOUTS = `query PlatformPayouts($from: DateTime, $to: DateTime) {
   tierPayouts(from: $from, to: $to) { lines { tier kind amount count } total platformRetained }
@@ -17,6 +17,20 @@ const PAYOUTS = `query PlatformPayouts($from: DateTime, $to: DateTime) {
 const COHORTS = `query PlatformCohorts($from: DateTime, $to: DateTime) {
   cohortRetention(months: 6, from: $from, to: $to) { months cohorts { month agents active shareBp } }
 }`;
+
+const GROWTH = `query PlatformGrowth($from: DateTime!, $to: DateTime!) {
+  platformGrowth(from: $from, to: $to, granularity: MONTH) {
+    buckets { start membersJoined agents orders volume }
+  }
+}`;
+
+interface GrowthBucket {
+  start: string;
+  membersJoined: number;
+  agents: number;
+  orders: number;
+  volume: string;
+}
 
 const COMPLIANCE = `query PlatformCompliance($from: DateTime, $to: DateTime) {
   compliance(from: $from, to: $to, limit: 20) {
@@ -69,8 +83,7 @@ async function growth(): Promise<Child[]> {
     h(
       "p",
       { class: "muted small" },
-      "New agents per month (by their first gift package) and the running total; members who",
-      " joined per month need an API field that does not exist yet.",
+      "New agents per month (by their first gift package) and the running total.",
     ),
     timeChart(months, [
       {
@@ -195,7 +208,59 @@ async function payouts(): Promise<HTMLElement> {
   return payoutTable(data.tierPayouts);
 }
 
+/** Members joined, new agents, orders and volume per month; an open window ends now and
+ * starts 12 months before its end. */
+async function months(): Promise<Child[]> {
+  const w = getWindow();
+  const to = w.to ?? midnight(addDays(today(), 1));
+  const from = w.from ?? midnight(addMonths(to.slice(0, 10), -12));
+  const data = await gql<{ platformGrowth: { buckets: GrowthBucket[] } }>(GROWTH, { from, to });
+  const rows = data.platformGrowth.buckets;
+  const starts = rows.map((b) => b.start);
+  return [
+    timeChart(starts, [
+      { label: "Members joined", values: rows.map((b) => b.membersJoined), color: "#2f6fdd", bars: true },
+      { label: "New agents", values: rows.map((b) => b.agents), color: "#3a9d5d", bars: true },
+      // Plotted only: the table shows the exact yuan.
+      { label: "Volume", values: rows.map((b) => num(b.volume)), color: "#d9822b", right: true, format: (v) => `¥${v.toFixed(0)}` },
+    ]),
+    h(
+      "table",
+      { class: "growth" },
+      h(
+        "thead",
+        {},
+        h(
+          "tr",
+          {},
+          h("th", {}, "Month"),
+          h("th", { class: "num" }, "Joined"),
+          h("th", { class: "num" }, "New agents"),
+          h("th", { class: "num" }, "Orders"),
+          h("th", { class: "num" }, "Volume"),
+        ),
+      ),
+      h(
+        "tbody",
+        {},
+        ...rows.map((b) =>
+          h(
+            "tr",
+            {},
+            h("td", {}, b.start.slice(0, 7)),
+            h("td", { class: "num" }, count(b.membersJoined)),
+            h("td", { class: "num" }, count(b.agents)),
+            h("td", { class: "num" }, count(b.orders)),
+            h("td", { class: "num" }, yuan(b.volume)),
+          ),
+        ),
+      ),
+    ),
+  ];
+}
+
 const PANELS = [
+  { title: "Growth per month", testid: "platform-months", load: months },
   { title: "Agents over time", testid: "platform-growth", load: growth },
   { title: "Payouts by tier and kind", testid: "platform-payouts", load: payouts },
   { title: "Compliance", testid: "platform-compliance", load: compliance },

@@ -66,7 +66,11 @@ LIST_SIZES: dict[tuple[str, str], tuple[str | None, int, int]] = {
     ("MemberConnection", "edges"): (None, 1, 1),  # sized by directRecruits(first)
     ("Query", "topInfluencers"): ("limit", 20, MAX_PAGE),
     ("TierPayouts", "lines"): (None, 6, 6),  # three tiers, two kinds
+    ("Query", "riskClusters"): ("first", 20, MAX_PAGE),
+    ("RiskFlagConnection", "edges"): (None, 1, 1),  # sized by riskClusters(first)
+    ("RiskEvidence", "identifiers"): ("first", 20, MAX_PAGE),
 }
+INTROSPECTION = frozenset({"__schema", "__type"})
 DOCUMENT_CACHE_SIZE = 256
 """Distinct query texts kept parsed and judged; bounded so unique texts cannot grow memory."""
 
@@ -166,7 +170,12 @@ def query_cost(schema: GraphQLSchema, document: DocumentNode) -> int:
             return 0
         total = 0
         for selection in selection_set.selections:
-            if isinstance(selection, FieldNode):
+            if isinstance(selection, FieldNode) and selection.name.value in INTROSPECTION:
+                # The schema's own description: static, bounded by the schema and not by the
+                # data, and what GraphiQL asks first (graphql-core's standard query would cost
+                # 343,057). The depth, alias, token and field limits still bound the document.
+                total += 1
+            elif isinstance(selection, FieldNode):
                 child, size = _list_size(parent, selection)
                 total += 1 + size * selection_cost(child, selection.selection_set)
             elif isinstance(selection, InlineFragmentNode):

@@ -19,6 +19,7 @@ from api.loaders import Context
 from api.money import MoneyMutation
 from api.platform import GrowthQuery
 from api.preview import PreviewQuery
+from api.risk import RiskQuery
 from api.scalars import (
     SCALARS,
     DateTime,
@@ -51,7 +52,7 @@ MAX_SUBTREE_DEPTH = 100
 
 
 @strawberry.type
-class Query(GrowthQuery, AuditQuery, PreviewQuery):
+class Query(GrowthQuery, AuditQuery, PreviewQuery, RiskQuery):
     @strawberry.field
     async def member(self, info: Info[Context, None], id: strawberry.ID) -> Member | None:
         await info.context.require_visible(str(id))
@@ -202,6 +203,11 @@ class Mutation(MoneyMutation):
                     name=input.name,
                     joined_at=input.joined_at,
                     sponsor_id=None if input.sponsor_id is None else str(input.sponsor_id),
+                    identifiers={
+                        "phone_hash": input.phone_hash,
+                        "device_id": input.device_id,
+                        "payee_account": input.payee_account,
+                    },
                     rules=ctx.settings.rules,
                     timeout=ctx.timeout,
                     database=ctx.database,

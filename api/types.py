@@ -8,12 +8,13 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from api import growth, money
+from api import growth, money, risk
 from api.errors import ApiError, Code
 from api.growth import Activation, FissionSpeed, MemberCompliance
 from api.limits import MAX_PAGE
 from api.loaders import Context
 from api.money import Balance, LedgerConnection, Statement, Withdrawal
+from api.risk import MemberRisk
 from api.scalars import (
     DateTime,
     Money,
@@ -234,6 +235,11 @@ class Member:
     async def withdrawals(self, info: Info[Context, None]) -> list[Withdrawal]:
         return await money.member_withdrawals(info, str(self.id))
 
+    # The risk field resolves in api/risk.py.
+    @field("Risk flags naming this member (as of `downline risk refresh`). Staff only.")
+    async def risk(self, info: Info[Context, None]) -> MemberRisk:
+        return await risk.member_risk(info, str(self.id))
+
 
 @strawberry.type
 class DepthRevenue:
@@ -375,6 +381,13 @@ class RegisterMemberInput:
     name: str
     joined_at: DateTime
     sponsor_id: strawberry.ID | None = None
+    phone_hash: str | None = strawberry.field(
+        default=None,
+        description="Identity signals, already hashed by the platform: 1-128"
+        ' printable ASCII characters without spaces (docs/model.md, "Identity signals").',
+    )
+    device_id: str | None = None
+    payee_account: str | None = None
 
 
 @strawberry.input

@@ -8,6 +8,7 @@ against what the caller says already exists in the graph.
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,6 +28,11 @@ from contract.rules import (
 )
 
 MEMBER_COLUMNS = ("member_id", "sponsor_id", "joined_at", "name")
+IDENTIFIER_KINDS = ("phone_hash", "device_id", "payee_account")
+"""Optional members.csv columns after the contract's (any of them, in any order): identity
+signals the platform already hashed, opaque strings (docs/model.md, "Identity signals")."""
+MAX_IDENTIFIER = 128
+_IDENTIFIER = re.compile(r"[\x21-\x7e]{1,128}")
 PRODUCT_COLUMNS = ("sku", "name", "price", "commission_bp")
 ORDER_COLUMNS = (
     "order_id",
@@ -57,6 +63,22 @@ class MemberRow:
     sponsor_id: str | None
     joined_at: str
     name: str
+    identifiers: tuple[tuple[str, str], ...] = ()
+    """(kind, value) of the row's identity signals, in IDENTIFIER_KINDS order."""
+
+
+def check_identifier(value: str, what: str) -> str:
+    """An identity signal: 1-128 printable ASCII characters, no whitespace (already hashed)."""
+    if not _IDENTIFIER.fullmatch(value):
+        if len(value) > MAX_IDENTIFIER:
+            raise ValueError(
+                f"{what} must be at most {MAX_IDENTIFIER} characters, got {len(value):,}"
+            )
+        raise ValueError(
+            f"{what} must be 1-{MAX_IDENTIFIER} printable ASCII characters without spaces,"
+            f" got {shown(value)}"
+        )
+    return value
 
 
 @dataclass(frozen=True)
@@ -97,33 +119,99 @@ class Checked:
     order_count: int = 0
 
 
-def read_rows(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
+def read_rows(
+    path: Path, columns: tuple[str, ...], *, expected: str | None = None
+) -> Iterator[tuple[int, dict[str, str]]]:
     """Yields (line number, row); a wrong header raises ValueError naming the file."""
-    for line, values in read_values(path, columns):
+    for line, values in read_values(path, columns, expected=expected):
         if len(values) != len(columns):
             yield line, {"__error__": f"expected {len(columns)} fields, got {len(values)}"}
             continue
         yield line, dict(zip(columns, (v.strip() for v in values), strict=True))
 
 
-def read_values(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, list[str]]]:
-    """Yields (line number, fields as read) of each non-blank row, after checking the header."""
-    with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
-        if header is None:
-            raise ValueError(
-                f"{path}:1: the file is empty; expected the header {','.join(columns)}"
-            )
-        header = [h.strip().lstrip("\ufeff") for h in header]
-        if tuple(header) != columns:
-            raise ValueError(
-                f"{path}:1: expected the header {','.join(columns)}, got {','.join(header)}"
-            )
-        for values in reader:
-            if not values or values == [""]:
-                continue
-            yield reader.line_num, values
+def read_member_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
+    """``read_rows`` of a members file, whose header may add any of IDENTIFIER_KINDS after the
+    contract's columns; a column left out reads as empty."""
+    columns = _header(path, MEMBER_COLUMNS, IDENTIFIER_KINDS)
+    expected = f"{','.join(MEMBER_COLUMNS)} (then any of {','.join(IDENTIFIER_KINDS)})"
+    for line, raw in read_rows(path, columns, expected=expected):
+        for kind in IDENTIFIER_KINDS:
+            raw.setdefault(kind, "")
+        yield line, raw
+
+
+def _header(path: Path, columns: tuple[str, ...], optional: tuple[str, ...]) -> tuple[str, ...]:
+    """The file's header when it is ``columns`` then distinct names from ``optional``."""
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            header = next(csv.reader(handle, strict=True), None)
+    except (UnicodeDecodeError, csv.Error):
+        header = None
+    if header is None:
+        return columns  # read_values words the refusal
+    names = tuple(h.strip().lstrip("\ufeff") for h in header)
+    extra = names[len(columns) :]
+    distinct = len(set(extra)) == len(extra)
+    if names[: len(columns)] == columns and set(extra) <= set(optional) and distinct:
+        return names
+    return columns
+
+
+def read_values(
+    path: Path, columns: tuple[str, ...], *, expected: str | None = None
+) -> Iterator[tuple[int, list[str]]]:
+    """Yields (line number, fields as read) of each non-blank row, after checking the header
+    (``expected`` words the header a refusal asks for; default: ``columns``).
+
+    Text that is not UTF-8, a field over the csv module's limit and broken quoting (a quote
+    left open, text after a closing quote) raise ValueError naming the file and line: the
+    lenient reader would otherwise read on and take a truncated or merged field as a value.
+    A BOM before the header is allowed (spreadsheets write one)."""
+    wanted = expected or ",".join(columns)
+    start = 1
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            reader = csv.reader(handle, strict=True)
+            header = next(reader, None)
+            if header is None:
+                raise ValueError(f"{path}:1: the file is empty; expected the header {wanted}")
+            header = [h.strip().lstrip("\ufeff") for h in header]
+            if tuple(header) != columns:
+                raise ValueError(f"{path}:1: expected the header {wanted}, got {','.join(header)}")
+            start = reader.line_num + 1
+            for values in reader:
+                if values and values != [""]:
+                    yield reader.line_num, values
+                start = reader.line_num + 1
+    except UnicodeDecodeError as exc:
+        line, byte = _undecodable(path)
+        raise ValueError(
+            f"{path}:{line}: the file is not UTF-8 (byte 0x{byte:02x} is not UTF-8 text);"
+            " save it as UTF-8"
+        ) from exc
+    except csv.Error as exc:
+        reason = str(exc)
+        if "field limit" in reason:
+            reason = f"a field is over {csv.field_size_limit():,} characters"
+        else:
+            reason = f"the row's quoting is broken ({reason})"
+        raise ValueError(f"{path}:{start}: {reason}") from exc
+
+
+def _undecodable(path: Path) -> tuple[int, int]:
+    """The line (as the csv reader counts them) and value of the file's first byte that is not
+    UTF-8; read again, in binary, only when decoding failed."""
+    line = 1
+    with path.open("rb") as handle:
+        for raw in handle:  # UTF-8 never has 0x0A inside a character: no split is wrong
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                before = raw[: exc.start]
+                return line + before.count(b"\r") - before.count(b"\r\n"), raw[exc.start]
+            line += 1 + raw.count(b"\r") - raw.count(b"\r\n")
+    return line, 0
 
 
 def _rule(reasons: list[str], check: Callable[[str, str], object], value: str, what: str) -> None:
@@ -155,7 +243,7 @@ def check_members(
     known: dict[str, KnownMember] = {}
     lines: dict[str, int] = {}
     latest = rules.latest()
-    for line, raw in read_rows(path, MEMBER_COLUMNS):
+    for line, raw in read_member_rows(path):
         if "__error__" in raw:
             errors.append(RowError(name, line, raw["__error__"]))
             continue
@@ -170,6 +258,9 @@ def check_members(
         if sponsor_id is not None:
             _rule(reasons, check_id, sponsor_id, "sponsor_id")
         _rule(reasons, check_name, raw["name"], "name")
+        identifiers = tuple((k, raw[k]) for k in IDENTIFIER_KINDS if raw[k])
+        for kind, value in identifiers:
+            _rule(reasons, check_identifier, value, kind)
         if sponsor_id is not None and sponsor_id == member_id:
             reasons.append(f"member {member_id} cannot sponsor itself")
         try:
@@ -182,7 +273,7 @@ def check_members(
                 lines[member_id] = line
             continue
         lines[member_id] = line
-        rows.append(MemberRow(member_id, sponsor_id, raw["joined_at"], raw["name"]))
+        rows.append(MemberRow(member_id, sponsor_id, raw["joined_at"], raw["name"], identifiers))
         known[member_id] = KnownMember(sponsor_id, joined_at)
 
     stored = existing(list(known))

@@ -89,3 +89,12 @@ CALL (b, member_id, amount) {
   MATCH (b)-[old:PAYS]->(line:Payout {member_id: member_id})
   DELETE old
 } IN TRANSACTIONS OF 1000 ROWS;
+
+// Identity signals and risk flags (graph/risk.py, cypher/analytics/risk_*.cypher; docs/model.md
+// "Identity signals"): one (:Identifier) per (kind, value), shared by every member who uses it,
+// so MERGE never makes two and a member's identifiers are found by index; risk flags are
+// rebuilt whole by `downline risk refresh`, found by id and by kind.
+CREATE CONSTRAINT identifier_kind_value IF NOT EXISTS
+FOR (i:Identifier) REQUIRE (i.kind, i.value) IS UNIQUE;
+CREATE CONSTRAINT risk_flag_id IF NOT EXISTS FOR (f:RiskFlag) REQUIRE f.id IS UNIQUE;
+CREATE INDEX risk_flag_kind IF NOT EXISTS FOR (f:RiskFlag) ON (f.kind);

@@ -15,6 +15,7 @@ from downline.commands import (
     pay,
     plan,
     reconcile,
+    risk,
     rollups,
     serve,
     settle,
@@ -40,3 +41,4 @@ app.command("pay")(pay.command)
 app.command("adjust")(adjust.command)
 app.command("audit")(audit.command)
 app.add_typer(rollups.app, name="rollups")
+app.add_typer(risk.app, name="risk")

@@ -8,14 +8,17 @@ covers whole arrays, so the same seed gives the same bytes whatever the chunk si
 from __future__ import annotations
 
 import csv
+import hashlib
+import random
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["DemoSummary", "write_demo_network"]
+__all__ = ["DemoSummary", "PlantedCase", "plant_risk", "write_demo_network"]
 
 Ints = NDArray[np.int64]
 Bools = NDArray[np.bool_]
@@ -538,3 +541,118 @@ def _write_orders(
             )
             if progress is not None:
                 progress("orders", part.stop - part.start)
+
+
+# Planted risk (graph/risk.py): `downline demo-data --risk` adds the identity-signal columns and
+# known cases, listed in RISK_PLANTED, so detection's recall and precision can be measured.
+RISK_PLANTED = "risk_planted.csv"
+RISK_RATE = 0.003
+"""Planted cases per member, split evenly between self-referrals, farms and depth rings."""
+FARM_SIZES = (5, 30)
+FARM_SPREAD_DAYS = 6  # within graph/risk.py's FARM_WINDOW_DAYS (7)
+SIGNAL_COLUMNS = ("phone_hash", "device_id", "payee_account")
+
+
+@dataclass(frozen=True)
+class PlantedCase:
+    case: str
+    """self_referral, farm or depth_ring: the flag kind that should find it."""
+    case_id: str
+    members: tuple[str, ...]
+    """self_referral: upline then member; depth_ring: top first; farm: sponsor then recruits."""
+
+
+def _digest(*parts: object) -> str:
+    return hashlib.sha256(":".join(map(str, parts)).encode()).hexdigest()[:32]
+
+
+def plant_risk(out_dir: Path, *, seed: int, rate: float = RISK_RATE) -> list[PlantedCase]:
+    """Rewrites out_dir/members.csv with the identity-signal columns (every member its own
+    phone_hash) and planted cases: self-referral pairs 1-3 tiers apart on one device, farms of
+    5-30 new recruits of one sponsor joined within FARM_SPREAD_DAYS on one device, and depth
+    rings of three consecutive tiers on one payee account; writes them to RISK_PLANTED."""
+    path = out_dir / "members.csv"
+    with path.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    rng = random.Random(seed)
+    sponsor = {r["member_id"]: r["sponsor_id"] or None for r in rows}
+    joined_at = {r["member_id"]: r["joined_at"] for r in rows}
+    signals: dict[str, dict[str, str]] = {
+        m: {"phone_hash": "ph" + _digest(seed, m)} for m in sponsor
+    }
+
+    def ancestors(member: str, count: int) -> list[str] | None:
+        chain: list[str] = []
+        above = sponsor[member]
+        while above is not None and len(chain) < count:
+            chain.append(above)
+            above = sponsor[above]
+        return chain if len(chain) == count else None
+
+    per_kind = max(1, round(len(rows) * rate / 3))
+    used: set[str] = set()
+    cases: list[PlantedCase] = []
+    order = sorted(sponsor)
+    rng.shuffle(order)
+    candidates = iter(order)
+    for kind in ("self_referral", "depth_ring"):
+        for k in range(per_kind):
+            for member in candidates:
+                tiers = rng.randint(1, 3) if kind == "self_referral" else 2
+                chain = ancestors(member, tiers)
+                if chain is None or used & {member, *chain}:
+                    continue
+                members: tuple[str, ...]
+                if kind == "self_referral":
+                    members = (chain[-1], member)
+                    column, value = "device_id", f"dv-sr-{seed}-{k}"
+                else:
+                    members = (chain[1], chain[0], member)
+                    column, value = "payee_account", f"pa-ring-{seed}-{k}"
+                for m in members:
+                    signals[m][column] = value
+                used.update({member, *chain})
+                cases.append(PlantedCase(kind, f"{kind}-{k}", members))
+                break
+    farm_rows: list[dict[str, str]] = []
+    for k in range(per_kind):
+        for member in candidates:
+            if member in used:
+                continue
+            used.add(member)
+            joined = datetime.fromisoformat(joined_at[member])
+            size = rng.randint(*FARM_SIZES)
+            value = f"dv-farm-{seed}-{k}"
+            recruits = []
+            for j in range(size):
+                recruit = f"RF{k:04d}{j:02d}"
+                at = joined + timedelta(
+                    days=1, seconds=rng.randint(0, FARM_SPREAD_DAYS * 86_400 - 86_400)
+                )
+                farm_rows.append(
+                    {
+                        "member_id": recruit,
+                        "sponsor_id": member,
+                        "joined_at": at.isoformat(),
+                        "name": f"农场{k}-{j}",
+                    }
+                )
+                signals[recruit] = {"phone_hash": "ph" + _digest(seed, recruit), "device_id": value}
+                recruits.append(recruit)
+            cases.append(PlantedCase("farm", f"farm-{k}", (member, *recruits)))
+            break
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["member_id", "sponsor_id", "joined_at", "name", *SIGNAL_COLUMNS])
+        for r in [*rows, *farm_rows]:
+            mine = signals[r["member_id"]]
+            writer.writerow(
+                [r["member_id"], r["sponsor_id"], r["joined_at"], r["name"]]
+                + [mine.get(c, "") for c in SIGNAL_COLUMNS]
+            )
+    with (out_dir / RISK_PLANTED).open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["case", "case_id", "member_id"])
+        for case in cases:
+            writer.writerows([case.case, case.case_id, m] for m in case.members)
+    return cases

@@ -60,6 +60,9 @@ HEADERS = {
     "of_product": ":START_ID(Order),:IGNORE,:IGNORE,:IGNORE,:END_ID(Product),:IGNORE,:IGNORE,"
     ":IGNORE,:IGNORE,:IGNORE",
     "sold": ":START_ID(Member),:END_ID(Order)",
+    # One node per distinct (kind, value); its import id is not kept as a property.
+    "identifiers": ":ID(Identifier),kind,value",
+    "uses": ":START_ID(Member),:END_ID(Identifier)",
 }
 
 ANY_NODE = "MATCH (n) RETURN count(n) > 0 AS any LIMIT 1"
@@ -111,6 +114,8 @@ class ImportFiles:
     orders: int = 0
     sold: int = 0
     sponsors: int = 0
+    identifiers: int = 0
+    uses: int = 0
     _handles: list[IO[str]] = field(default_factory=list)
 
     def __enter__(self) -> ImportFiles:
@@ -157,6 +162,25 @@ class ImportFiles:
                 if m.sponsor_id:
                     sponsors.writerow((m.member_id, m.sponsor_id))
                     self.sponsors += 1
+        self._write_identifiers(members)
+
+    def _write_identifiers(self, members: list[MemberRow]) -> None:
+        """Identity signals: each distinct (kind, value) once, one USES per member and signal."""
+        keys: dict[tuple[str, str], str] = {}
+        with (
+            (self.directory / "identifiers.csv").open("w", encoding="utf-8", newline="") as f,
+            (self.directory / "uses.csv").open("w", encoding="utf-8", newline="") as u,
+        ):
+            nodes, uses = csv.writer(f), csv.writer(u)
+            for m in members:
+                for kind, value in m.identifiers:
+                    key = keys.get((kind, value))
+                    if key is None:
+                        key = keys[(kind, value)] = f"i{len(keys)}"
+                        nodes.writerow((key, kind, value))
+                    uses.writerow((m.member_id, key))
+                    self.uses += 1
+        self.identifiers = len(keys)
 
     def start_orders(self, commission_bp: dict[str, int]) -> Callable[[GoodOrder], None]:
         """A sink for ``check_orders``: each good row becomes an Order and its relationships."""
@@ -203,6 +227,11 @@ class ImportFiles:
             group("nodes", "Product", "products"),
             group("relationships", "SPONSORED_BY", "sponsored_by"),
         ]
+        if self.identifiers:
+            args += [
+                group("nodes", "Identifier", "identifiers"),
+                group("relationships", "USES", "uses"),
+            ]
         if (d / "orders.csv").exists():
             args += [
                 group("nodes", "Order", "orders"),

@@ -22,6 +22,7 @@ from contract.importfiles import (
     Checked,
     GoodOrder,
     KnownMember,
+    MemberRow,
     OrderRow,
     ProductRow,
     check_members,
@@ -74,6 +75,14 @@ UNWIND $rows AS row
 MATCH (m:Member {id: row.member_id})
 MATCH (s:Member {id: row.sponsor_id})
 MERGE (m)-[:SPONSORED_BY]->(s)
+"""
+
+# Identity signals (docs/model.md, "Identity signals"): one shared node per (kind, value).
+MERGE_IDENTIFIERS = """
+UNWIND $rows AS row
+MATCH (m:Member {id: row.member_id})
+MERGE (i:Identifier {kind: row.kind, value: row.value})
+MERGE (m)-[:USES]->(i)
 """
 
 STORED_ORDERS = """
@@ -345,6 +354,16 @@ def load(
         batch=20_000,
         **common,
     )
+    identifiers = identifier_rows(checked.members)
+    _write(
+        driver,
+        MERGE_IDENTIFIERS,
+        identifiers,
+        stage="identifiers",
+        total=len(identifiers),
+        batch=20_000,
+        **common,
+    )
     if orders is not None:
         # Parsing the next batch overlaps with Neo4j writing the current one.
         with ThreadPoolExecutor(max_workers=1) as writer:
@@ -361,6 +380,15 @@ def load(
         statistics.resample(driver, database=database)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def identifier_rows(members: Iterable[MemberRow]) -> list[dict[str, str]]:
+    """One row per (member, identity signal) of the checked members."""
+    return [
+        {"member_id": m.member_id, "kind": kind, "value": value}
+        for m in members
+        for kind, value in m.identifiers
+    ]
 
 
 def bulk_path(
@@ -417,8 +445,14 @@ def _load_bulk(
             orders=checked.order_count,
             bulk=True,
             counters={
-                "nodes_created": len(checked.members) + len(checked.products) + files.orders,
-                "relationships_created": files.sponsors + 2 * files.orders + files.sold,
+                "nodes_created": len(checked.members)
+                + len(checked.products)
+                + files.orders
+                + files.identifiers,
+                "relationships_created": files.sponsors
+                + 2 * files.orders
+                + files.sold
+                + files.uses,
             },
         )
     say("creating constraints and indexes")

@@ -6,7 +6,7 @@ an admin's transfer or suspension is audited (graph/audit.py) in that same trans
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,6 +14,7 @@ from typing import Any
 
 import neo4j
 
+from contract.importfiles import IDENTIFIER_KINDS, check_identifier
 from contract.rules import DEFAULT_RULES, Rules, check_id, check_name
 from graph import audit
 from graph.db import fetch_one as _one
@@ -73,6 +74,14 @@ FOREACH (_ IN CASE WHEN s IS NULL THEN [] ELSE [1] END | CREATE (m)-[:SPONSORED_
 RETURN m {{ {MEMBER_FIELDS} }} AS member
 """
 
+# Identity signals (docs/model.md, "Identity signals"): one shared node per (kind, value).
+ADD_IDENTIFIERS = """
+MATCH (m:Member {id: $id}) USING INDEX SEEK m:Member(id)
+UNWIND $identifiers AS row
+MERGE (i:Identifier {kind: row.kind, value: row.value})
+MERGE (m)-[:USES]->(i)
+"""
+
 # Walking up from the new sponsor is bounded by the tree's depth, unlike walking the downline.
 # The moved member is sought before the check: a labelled {id} node inside it was planned as a
 # scan of the whole Member(id) index on a store sampled empty (docs/model.md, "Query plans").
@@ -126,18 +135,28 @@ async def register_member(
     name: str,
     joined_at: datetime,
     sponsor_id: str | None,
+    identifiers: Mapping[str, str | None] | None = None,
     rules: Rules = DEFAULT_RULES,
     timeout: float | None = None,
     database: str = "neo4j",
 ) -> Member:
     """Checks the input (contract/rules.py), then the sponsor, then whether the id is taken:
-    a refusal about the sponsor never depends on whether ``member_id`` exists."""
+    a refusal about the sponsor never depends on whether ``member_id`` exists.
+
+    ``identifiers`` maps kinds of contract.importfiles.IDENTIFIER_KINDS to the member's identity
+    signals (None or missing: none of that kind), written as shared (:Identifier) nodes."""
+    signals: list[dict[str, str]] = []
     with bad_input():
         check_id(member_id, "member id")
         name = check_name(name)
         rules.check_time(joined_at, "joinedAt")
         if sponsor_id is not None:
             check_id(sponsor_id, "sponsor id")
+        for kind, value in (identifiers or {}).items():
+            if kind not in IDENTIFIER_KINDS:
+                raise ValueError(f"unknown identifier kind {kind!r}")
+            if value is not None:
+                signals.append({"kind": kind, "value": check_identifier(value, kind)})
     if sponsor_id == member_id:
         raise BadInput(f"member {member_id} cannot sponsor itself")
 
@@ -159,6 +178,8 @@ async def register_member(
             sponsor_id=sponsor_id,
         )
         assert created is not None
+        if signals:
+            await (await tx.run(ADD_IDENTIFIERS, id=member_id, identifiers=signals)).consume()
         return member_from(created["member"])
 
     return await write(driver, work, timeout=timeout, database=database)

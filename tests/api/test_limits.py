@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 import strawberry
+from graphql import get_introspection_query
 
 from api.auth import Role, mint_token
 from api.limits import MAX_ALIASES, MAX_DEPTH, MAX_FIELDS, MAX_TOKENS
@@ -127,3 +128,20 @@ def test_verdicts_are_kept_per_schema(api_settings: Settings, graph: object) -> 
     for _ in range(2):
         assert asyncio.run(ask(open_)) == []
         assert any("introspection" in m.lower() for m in asyncio.run(ask(closed)))
+
+
+def test_the_standard_introspection_query_is_within_the_limits(gql: Gql) -> None:
+    """What GraphiQL sends first; costed by its fields, it was refused as TOO_COSTLY."""
+    got = gql(get_introspection_query())
+    assert got["errors"] == []
+    names = {t["name"] for t in got["data"]["__schema"]["types"]}
+    assert {"Member", "Query", "Decimal", "DateTime"} <= names
+
+
+def test_introspection_fields_inside_a_data_query_do_not_lift_its_cost(gql: Gql) -> None:
+    many = " ".join(
+        f"a{i}: topInfluencers(limit: 100) {{ member {{ upline(maxDepth: 100) {{ id }} }} }}"
+        for i in range(2)
+    )
+    got = gql(f"{{ __schema {{ queryType {{ name }} }} {many} }}")
+    assert [e["code"] for e in got["errors"]] == ["TOO_COSTLY"]

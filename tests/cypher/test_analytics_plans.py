@@ -28,6 +28,8 @@ _PARAM = re.compile(r"^//\s+:param (\w+) => (.*)$", re.MULTILINE)
 ORDERS_BY_PAID_AT = r"NodeIndexSeekByRange RANGE INDEX o:Order\(paid_at\)"
 # A ranking lists every member, those without volume too, so it reads each member once.
 EVERY_MEMBER = r"^NodeByLabelScan u:Member$"
+IDENTIFIERS = r"^NodeByLabelScan i:Identifier$"
+PAYOUTS_BY_MEMBER = r"NodeIndexSeek RANGE INDEX p:Payout\(member_id\)"
 
 
 def header_params(text: str) -> dict[str, Any]:
@@ -91,6 +93,20 @@ CASES: dict[str, Case] = {
     ),
     "top_group_volume": Case("top_group_volume.cypher", [ORDERS_BY_PAID_AT], [EVERY_MEMBER]),
     "top_influence": Case("top_influence.cypher", [ORDERS_BY_PAID_AT], [EVERY_MEMBER]),
+    # The risk files (graph/risk.py) start from the identifiers, few next to orders, and seek
+    # each member's payouts by the member_id index.
+    "risk_farm": Case(
+        "risk_farm.cypher", [IDENTIFIERS], [PAYOUTS_BY_MEMBER], walks=[r"^Expand\(All\)"]
+    ),
+    "risk_self_referral": Case(
+        "risk_self_referral.cypher",
+        [IDENTIFIERS],
+        [PAYOUTS_BY_MEMBER],
+        walks=[r"^VarLengthExpand\(All\) \(m\)-\[\w*:SPONSORED_BY\*\.\.3\]->\(u\)"],
+    ),
+    "risk_shared_identifiers": Case(
+        "risk_shared_identifiers.cypher", [IDENTIFIERS], [PAYOUTS_BY_MEMBER]
+    ),
     "top_recruits": Case(
         "top_recruits.cypher",
         [r"NodeIndexSeekByRange RANGE INDEX r:Member\(joined_at\)"],

@@ -16,7 +16,12 @@ from pathlib import Path
 
 import neo4j
 
-from contract.importfiles import MEMBER_COLUMNS, ORDER_COLUMNS, PRODUCT_COLUMNS
+from contract.importfiles import (
+    IDENTIFIER_KINDS,
+    MEMBER_COLUMNS,
+    ORDER_COLUMNS,
+    PRODUCT_COLUMNS,
+)
 from contract.money import format_yuan
 from graph import loader, members, orders, products
 from tests.cli import downline
@@ -28,6 +33,8 @@ class MemberRow:
     sponsor_id: str | None
     joined_at: datetime
     name: str = ""
+    identity: tuple[str, str, str] = ("", "", "")
+    """phone_hash, device_id, payee_account (IDENTIFIER_KINDS' order); "" where absent."""
 
     def cells(self) -> list[str]:
         name = self.name or f"name {self.member_id}"
@@ -95,20 +102,30 @@ def write(
     product_rows: Iterable[ProductRow],
     order_rows: Iterable[OrderRow] = (),
 ) -> Files:
-    """The three contract files, headers included, in ``folder``."""
+    """The three contract files, headers included, in ``folder``.
+
+    members.csv has the optional identity columns only when some member has a signal, so the
+    contract's four columns stay what most tests load."""
     folder.mkdir(parents=True, exist_ok=True)
     files = Files(folder / "members.csv", folder / "products.csv", folder / "orders.csv")
-    tables: list[tuple[Path, tuple[str, ...], Iterable[MemberRow | ProductRow | OrderRow]]] = [
-        (files.members, MEMBER_COLUMNS, member_rows),
-        (files.products, PRODUCT_COLUMNS, product_rows),
-        (files.orders, ORDER_COLUMNS, order_rows),
+    people = list(member_rows)
+    signals = any(any(m.identity) for m in people)
+    member_columns = MEMBER_COLUMNS + (IDENTIFIER_KINDS if signals else ())
+    tables: list[tuple[Path, tuple[str, ...], list[list[str]]]] = [
+        (files.members, member_columns, [member_cells(m, signals) for m in people]),
+        (files.products, PRODUCT_COLUMNS, [p.cells() for p in product_rows]),
+        (files.orders, ORDER_COLUMNS, [o.cells() for o in order_rows]),
     ]
     for path, columns, rows in tables:
         with path.open("w", newline="", encoding="utf-8") as f:
             w = csv.writer(f)
             w.writerow(columns)
-            w.writerows(row.cells() for row in rows)
+            w.writerows(rows)
     return files
+
+
+def member_cells(row: MemberRow, signals: bool) -> list[str]:
+    return row.cells() + (list(row.identity) if signals else [])
 
 
 def load(driver: neo4j.Driver, files: Files) -> None:

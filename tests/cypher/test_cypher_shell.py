@@ -276,6 +276,12 @@ def network() -> Network:
     net.member("M1", "M00", gn.START + timedelta(days=2))
     for i, days in enumerate([3, 9, 10, 40, 75]):
         net.member(f"M1-{i}", "M1" if i < 3 else "M1-0", gn.START + timedelta(days=days))
+    # For the risk files: M1's three first recruits on one device (a farm of shared
+    # identifiers), and M1-3, two tiers below M1, on M1's phone (a self-referral).
+    net.identity["M1"] = ("ph:m1", "", "")
+    for i in range(3):
+        net.identity[f"M1-{i}"] = ("", "dev:m1", "")
+    net.identity["M1-3"] = ("ph:m1", "", "")
     # A sale that pays its agent seller by 1 March and is refunded in April, to be reversed.
     i, sale = next(
         (i, o)

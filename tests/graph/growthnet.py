@@ -42,6 +42,8 @@ class Network:
     sponsor: dict[str, str | None] = field(default_factory=dict)
     joined: dict[str, datetime] = field(default_factory=dict)
     orders: list[Row] = field(default_factory=list)
+    identity: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    """Members' phone_hash, device_id, payee_account, for the risk files; most have none."""
 
     def member(self, member_id: str, sponsor: str | None, joined: datetime) -> None:
         self.sponsor[member_id] = sponsor
@@ -93,7 +95,10 @@ class Network:
     def write(self, folder: Path) -> network.Files:
         return network.write(
             folder,
-            [network.MemberRow(m, s, self.joined[m]) for m, s in self.sponsor.items()],
+            [
+                network.MemberRow(m, s, self.joined[m], identity=self.identity.get(m, ("", "", "")))
+                for m, s in self.sponsor.items()
+            ],
             [network.ProductRow(sku, sku, price, bp) for sku, (price, bp) in PRODUCTS.items()],
             [
                 network.OrderRow(

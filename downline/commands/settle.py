@@ -3,8 +3,6 @@ with --preview, what it would pay (downline/commands/preview.py)."""
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import time
 from pathlib import Path
 
@@ -109,9 +107,3 @@ def command(
                 f"  reversed {format_yuan(t.reversed):>12} ({t.reversals})",
                 highlight=False,
             )
-        # graph.rollups is another part of the project; settle works without it.
-        if importlib.util.find_spec("graph.rollups") is not None:
-            rollups = importlib.import_module("graph.rollups")
-            refresh = getattr(rollups, "refresh", None)
-            if callable(refresh):
-                refresh(d, config.neo4j_database)

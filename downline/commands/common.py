@@ -10,6 +10,7 @@ import neo4j
 import typer
 from neo4j.exceptions import AuthError, ServiceUnavailable
 from rich.console import Console
+from rich.markup import escape
 
 from contract.settings import Settings, SettingsError
 from graph.db import connect
@@ -19,7 +20,8 @@ out = Console(soft_wrap=True)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    # The message is text, not markup: a value like "[x]" in it must print as it is.
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import neo4j
 
@@ -91,9 +93,20 @@ def read_lock(driver: neo4j.Driver, *, database: str = "neo4j") -> RunLock | Non
     )
 
 
-def claim_lock(driver: neo4j.Driver, run_id: str, *, database: str = "neo4j") -> None:
-    """Names this process as the holder of ``run_id``'s lock."""
-    driver.execute_query(CLAIM_LOCK, run_id=run_id, host=HOST, pid=os.getpid(), database_=database)
+def take_lock(
+    driver: neo4j.Driver, begin: str, params: Mapping[str, Any], *, database: str = "neo4j"
+) -> None:
+    """Runs ``begin`` (begin.cypher's statement, which creates the lock) and names this process
+    as the holder in the same transaction. Apart, a run killed between the two left a lock with
+    no holder, which no later run may take as dead (the crash drills found it): only an admin's
+    ``--force`` or unlock.cypher could release it."""
+
+    def work(tx: neo4j.ManagedTransaction) -> None:
+        tx.run(begin, dict(params)).consume()
+        tx.run(CLAIM_LOCK, run_id=params["run_id"], host=HOST, pid=os.getpid()).consume()
+
+    with driver.session(database=database) as session:
+        session.execute_write(work)
 
 
 def lock_is_stale(lock: RunLock, now: datetime) -> bool:

@@ -20,7 +20,7 @@ from neo4j.exceptions import ConstraintError
 from contract.money import require_offset
 from contract.settings import Settings
 from graph import audit, payrules, statistics
-from graph.cypherfiles import run_file
+from graph.cypherfiles import parameters_of, run_file, split_statements
 from graph.errors import BadInput
 from graph.heartbeat import INTERVAL_S as HEARTBEAT_S
 from graph.heartbeat import Heartbeat
@@ -32,10 +32,10 @@ from graph.runlock import (
     RunLock,
     SettlementBusy,
     busy_message,
-    claim_lock,
     lock_is_stale,
     read_lock,
     release_lock,
+    take_lock,
 )
 
 __all__ = [
@@ -220,8 +220,11 @@ def _take_lock(
 
 
 def _begin(driver: neo4j.Driver, params: dict[str, object], database: str) -> None:
+    """begin.cypher (one statement) and the claim of its lock, in one transaction."""
+    (statement,) = split_statements((SETTLEMENT_DIR / "begin.cypher").read_text(encoding="utf-8"))
+    used = {k: v for k, v in params.items() if k in parameters_of(statement)}
     try:
-        run_file(driver, SETTLEMENT_DIR / "begin.cypher", params, database=database)
+        take_lock(driver, statement, used, database=database)
     except ConstraintError as exc:
         current = read_lock(driver, database=database)
         raise SettlementBusy(
@@ -274,7 +277,6 @@ def settle(
     ACTIVE.add(run_id)
     beat = Heartbeat(driver, run_id, database)
     try:
-        claim_lock(driver, run_id, database=database)
         beat.start()
         say(f"run {run_id}: settling {pending} order(s) up to {cutoff.isoformat()}")
         for step in STEPS:

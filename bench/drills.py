@@ -430,6 +430,15 @@ class Report:
         return "\n".join(lines) + "\n"
 
 
+def refused(rerun: subprocess.CompletedProcess[str]) -> str:
+    """Why a re-run failed (the last line it printed), for the report; empty when it did not."""
+    if rerun.returncode == 0:
+        return ""
+    lines = [line for line in rerun.stderr.splitlines() if line.strip()]
+    last = lines[-1].strip().replace("|", "/") if lines else "no message"
+    return f"; re-run refused: {last}"
+
+
 def settle_phase(rig: Rig, data: Path, kills: int, drills: Drills, report: Report) -> None:
     rng = random.Random(20261202)
     # About a third of the kills land after a short run finished (not counted): twice the
@@ -484,7 +493,8 @@ def settle_phase(rig: Rig, data: Path, kills: int, drills: Drills, report: Repor
                 partial_ok,
                 rerun.returncode,
                 ledger(rig) == expected[k],
-                f"cutoff {cutoff:%Y-%m-%d}, {len(expected[k]) - len(before)} new lines",
+                f"cutoff {cutoff:%Y-%m-%d}, {len(expected[k]) - len(before)} new lines"
+                + refused(rerun),
             )
         )
         report.write()
@@ -544,7 +554,7 @@ def load_phase(rig: Rig, data: Path, kills: int, drills: Drills, report: Report)
                 rerun.returncode,
                 loaded_graph(rig) == expected,
                 f"{len(after[0])} members, {len(after[2])} orders before the re-run;"
-                f" {broken} broken orders",
+                f" {broken} broken orders" + refused(rerun),
             )
         )
         report.write()
@@ -589,7 +599,8 @@ def rollups_phase(rig: Rig, data: Path, kills: int, drills: Drills, report: Repo
                 True,
                 rerun.returncode,
                 rollups(rig) == expected,
-                f"{stale} checkpoints of an unfinished refresh left before the re-run",
+                f"{stale} checkpoints of an unfinished refresh left before the re-run"
+                + refused(rerun),
             )
         )
         report.write()

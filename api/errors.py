@@ -31,6 +31,9 @@ class Code(StrEnum):
     WITHDRAWAL_OPEN = "WITHDRAWAL_OPEN"
     IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
     WRONG_STATE = "WRONG_STATE"
+    # Refusals of risk decisions (graph/riskdecisions.py); nothing was written.
+    ALREADY_DECIDED = "ALREADY_DECIDED"
+    SETTLEMENT_RUNNING = "SETTLEMENT_RUNNING"
     TOO_COSTLY = "TOO_COSTLY"
     """The query's cost (api/limits.py) is over DOWNLINE_MAX_QUERY_COST."""
     TOO_LARGE = "TOO_LARGE"

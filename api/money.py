@@ -1,5 +1,6 @@
-"""A member's money in GraphQL: ledger, balance, statement, withdrawals, and the mutations that
-move it (requestWithdrawal, approveWithdrawal, rejectWithdrawal, adjustBalance).
+"""A member's money in GraphQL: ledger, balance, statement, withdrawals, finance's list of open
+withdrawals (openWithdrawals), and the mutations that move it (requestWithdrawal,
+approveWithdrawal, rejectWithdrawal, adjustBalance).
 
 A member token sees only its own money; admins and analysts see anyone's. Refusals of the
 money writes are ``MutationError`` with the code of the rule that refused them.
@@ -27,6 +28,7 @@ from api.scalars import (
     PageInfo,
     check_range,
     check_window,
+    field,
     mutation,
 )
 from graph import adjustments, ledger, withdrawals
@@ -121,13 +123,18 @@ class Balance:
         description="Ledger lines less payments; negative when a reversal followed a payment."
     )
     available: Money = strawberry.field(
-        description="What a withdrawal may ask for: the balance less open withdrawals, at least 0."
+        description="What a withdrawal may ask for: the balance less open withdrawals and"
+        " frozen money, at least 0."
     )
     withdrawing: Money = strawberry.field(description="Open withdrawals, not yet paid.")
     pending: Money = strawberry.field(
         description="What settlement would pay for orders not settled yet (hold period)."
     )
     paid: Money = strawberry.field(description="Everything payout batches paid.")
+    frozen: Money = strawberry.field(
+        description="Payouts frozen for an open risk flag (冻结): part of the balance, kept out"
+        " of withdrawals and payout batches until an admin clears or confirms the flag."
+    )
 
 
 @strawberry.type
@@ -230,6 +237,20 @@ class Adjustment:
         )
 
 
+@strawberry.type
+class OpenWithdrawalEdge:
+    cursor: str
+    node: Withdrawal
+    member_name: str | None = strawberry.field(description="The requesting member's name.")
+
+
+@strawberry.type
+class OpenWithdrawalConnection:
+    edges: list[OpenWithdrawalEdge]
+    page_info: PageInfo
+    total_count: int = strawberry.field(description="Open withdrawals in all, every page.")
+
+
 WithdrawalResult = Annotated[Withdrawal | MutationError, strawberry.union("WithdrawalResult")]
 AdjustmentResult = Annotated[Adjustment | MutationError, strawberry.union("AdjustmentResult")]
 
@@ -248,6 +269,24 @@ def decode_cursor(cursor: str) -> tuple[int, str]:
         if prefix != "ledger" or not key:
             raise ValueError(cursor)
         return int(millis), key
+    except (binascii.Error, UnicodeError, ValueError) as exc:
+        raise bad_input("after is not a cursor this API returned") from exc
+
+
+def encode_withdrawal_cursor(w: withdrawals.Withdrawal) -> str:
+    text = f"withdrawal:{w.requested_at.isoformat()}|{w.id}"
+    return base64.urlsafe_b64encode(text.encode()).decode()
+
+
+def decode_withdrawal_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        text = base64.urlsafe_b64decode(cursor.encode()).decode()
+        prefix, _, rest = text.partition(":")
+        at, _, withdrawal_id = rest.partition("|")
+        requested_at = datetime.fromisoformat(at)
+        if prefix != "withdrawal" or not withdrawal_id or requested_at.tzinfo is None:
+            raise ValueError(text)
+        return requested_at, withdrawal_id
     except (binascii.Error, UnicodeError, ValueError) as exc:
         raise bad_input("after is not a cursor this API returned") from exc
 
@@ -313,6 +352,7 @@ async def member_balance(info: Info[Context, None], member_id: str) -> Balance:
         withdrawing=Money(b.withdrawing),
         pending=Money(b.pending),
         paid=Money(b.paid),
+        frozen=Money(b.frozen),
     )
 
 
@@ -346,6 +386,48 @@ async def member_withdrawals(info: Info[Context, None], member_id: str) -> list[
         )
     )
     return [Withdrawal.from_record(w) for w in found]
+
+
+@strawberry.type
+class WithdrawalQuery:
+    @field(
+        "Requested and approved withdrawals of every member, oldest first: what finance still"
+        " has to decide or pay. Admins only."
+    )
+    async def open_withdrawals(
+        self, info: Info[Context, None], first: int | None = 20, after: str | None = None
+    ) -> OpenWithdrawalConnection:
+        ctx = info.context
+        ctx.require_admin()
+        check_range("first", first, 0, MAX_PAGE)
+        cursor = None if after is None else decode_withdrawal_cursor(after)
+        page = await ctx.run(
+            withdrawals.open_withdrawals(
+                ctx.driver,
+                first=20 if first is None else first,
+                after=cursor,
+                timeout=ctx.timeout,
+                database=ctx.database,
+            )
+        )
+        edges = [
+            OpenWithdrawalEdge(
+                cursor=encode_withdrawal_cursor(row.withdrawal),
+                node=Withdrawal.from_record(row.withdrawal),
+                member_name=row.member_name,
+            )
+            for row in page.rows
+        ]
+        return OpenWithdrawalConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=page.has_next,
+                has_previous_page=cursor is not None,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+            total_count=page.total,
+        )
 
 
 def _failed(exc: DownlineError) -> MutationError:

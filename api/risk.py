@@ -7,6 +7,7 @@ module never imports api/types.py (which imports it for the ``Member.risk`` fiel
 
 from __future__ import annotations
 
+import asyncio
 from enum import Enum
 
 import strawberry
@@ -15,7 +16,7 @@ from strawberry.types import Info
 from api.limits import MAX_PAGE
 from api.loaders import Context
 from api.scalars import Money, PageInfo, check_range, decode_cursor, encode_cursor, field
-from graph import risk
+from graph import risk, riskdecisions
 
 MAX_MIN_SIZE = 1_000_000
 
@@ -26,6 +27,13 @@ class RiskKind(Enum):
     DUPLICATE_ACCOUNTS = risk.DUPLICATE_ACCOUNTS
     FARM = risk.FARM
     DEPTH_RING = risk.DEPTH_RING
+
+
+@strawberry.enum(description="Whether an admin decided a flag (clearRiskFlag, confirmRiskFlag).")
+class RiskFlagState(Enum):
+    OPEN = risk.OPEN
+    CLEARED = risk.CLEARED
+    CONFIRMED = risk.CONFIRMED
 
 
 @strawberry.enum
@@ -65,6 +73,59 @@ class RiskEvidence:
         check_range("first", first, 0, MAX_PAGE)
         return self.shared[: 20 if first is None else first]
 
+    read_links: strawberry.Private[asyncio.Task[list[risk.ClusterMember]] | None] = None
+
+    def _links(self, info: Info[Context, None]) -> asyncio.Task[list[risk.ClusterMember]]:
+        # One read serves both uses and sponsorships when a query asks for both.
+        if self.read_links is None:
+            ctx = info.context
+            self.read_links = asyncio.ensure_future(
+                ctx.run(
+                    risk.cluster_members(
+                        ctx.driver,
+                        [str(m) for m in self.members],
+                        [risk.Identifier(i.kind.value, i.value) for i in self.shared],
+                        timeout=ctx.timeout,
+                        database=ctx.database,
+                    )
+                )
+            )
+        return self.read_links
+
+    @field(
+        "Which member uses which shared identifier (its USES edges in the cluster), by member,"
+        " kind and value."
+    )
+    async def uses(self, info: Info[Context, None]) -> list[IdentifierUse]:
+        return [
+            IdentifierUse(member=strawberry.ID(m.id), kind=IdentifierKind(i.kind), value=i.value)
+            for m in await self._links(info)
+            for i in m.uses
+        ]
+
+    @field("The SPONSORED_BY edges between members of the cluster, by member.")
+    async def sponsorships(self, info: Info[Context, None]) -> list[Sponsorship]:
+        found = await self._links(info)
+        inside = {m.id for m in found}
+        return [
+            Sponsorship(member=strawberry.ID(m.id), sponsor=strawberry.ID(m.sponsor_id))
+            for m in found
+            if m.sponsor_id is not None and m.sponsor_id in inside
+        ]
+
+
+@strawberry.type(description="A flagged member uses a shared identifier (RiskEvidence.uses).")
+class IdentifierUse:
+    member: strawberry.ID
+    kind: IdentifierKind
+    value: str
+
+
+@strawberry.type(description="A flagged member sponsored by another of its cluster.")
+class Sponsorship:
+    member: strawberry.ID
+    sponsor: strawberry.ID
+
 
 @strawberry.type
 class RiskFlag:
@@ -74,6 +135,23 @@ class RiskFlag:
     kind: RiskKind
     size: int = strawberry.field(description="How many members it flags.")
     evidence: RiskEvidence
+    state: RiskFlagState = strawberry.field(
+        default=RiskFlagState.OPEN,
+        description="OPEN until an admin clears or confirms it; decided once.",
+    )
+
+    @field(
+        "The flagged members' payouts this flag holds frozen (冻结) and not reversed; 0.00 once"
+        " decided (a clearance releases them, a confirmation reverses them)."
+    )
+    async def frozen(self, info: Info[Context, None]) -> Money:
+        ctx = info.context
+        found = await ctx.run(
+            riskdecisions.flags_frozen(
+                ctx.driver, [str(self.id)], timeout=ctx.timeout, database=ctx.database
+            )
+        )
+        return Money(found.get(str(self.id), 0))
 
     @classmethod
     def from_record(cls, f: risk.RiskFlag) -> RiskFlag:
@@ -93,6 +171,7 @@ class RiskFlag:
                 sponsor_id=None if f.sponsor_id is None else strawberry.ID(f.sponsor_id),
                 chain=[strawberry.ID(m) for m in f.chain],
             ),
+            state=RiskFlagState(f.state),
         )
 
 

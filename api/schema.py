@@ -16,10 +16,11 @@ from api import limits
 from api.audit import AuditQuery
 from api.errors import ApiError, Code, ErrorCodes, forbidden
 from api.loaders import Context
-from api.money import MoneyMutation
+from api.money import MoneyMutation, WithdrawalQuery
 from api.platform import GrowthQuery
 from api.preview import PreviewQuery
 from api.risk import RiskQuery
+from api.riskdecisions import RiskDecisionMutation
 from api.scalars import (
     SCALARS,
     DateTime,
@@ -52,7 +53,7 @@ MAX_SUBTREE_DEPTH = 100
 
 
 @strawberry.type
-class Query(GrowthQuery, AuditQuery, PreviewQuery, RiskQuery):
+class Query(GrowthQuery, AuditQuery, PreviewQuery, RiskQuery, WithdrawalQuery):
     @strawberry.field
     async def member(self, info: Info[Context, None], id: strawberry.ID) -> Member | None:
         await info.context.require_visible(str(id))
@@ -173,7 +174,7 @@ def _failed(exc: DownlineError) -> MutationError:
 
 
 @strawberry.type
-class Mutation(MoneyMutation):
+class Mutation(MoneyMutation, RiskDecisionMutation):
     @mutation("Admins register anyone; a member token may register its own recruits.")
     async def register_member(
         self, info: Info[Context, None], input: RegisterMemberInput

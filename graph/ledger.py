@@ -7,7 +7,10 @@ a payout batch pays a member by a ``:Payment`` of an amount. So:
 
 - balance = Σ ledger lines − Σ payments (it goes negative when a reversal follows a payment);
 - withdrawing = Σ open withdrawals (requested or approved, not yet paid);
-- available = balance − withdrawing, never below 0: what a new withdrawal may ask for;
+- frozen = the member's payouts that settlement froze for a risk flag still open (a payout
+  line names the flags it was frozen for, set once when it was written; a reversed payout is no
+  longer frozen; graph/riskdecisions.py);
+- available = balance − withdrawing − frozen, never below 0: what a new withdrawal may ask for;
 - pending = what settlement would pay the member for orders not settled yet, by settlement's
   own rules (the ``shares`` section of ``cypher/settlement/payouts.cypher``, graph/payrules.py,
   run as a read).
@@ -40,7 +43,40 @@ MERGE (l:PayoutLedger {id: 'ledger'})
 SET l.locked_at = datetime()
 """
 
-BALANCE = """
+# A member's frozen lines, given ``open_flags`` (the ids of the open flags naming it) and ``lines``
+# (its payouts that name a flag, and its reversals): a payout is frozen while a flag it names is
+# open and it has no reversal (of a refund, or of a confirmed flag).
+FROZEN_SUM = """
+  WITH open_flags, lines,
+       [r IN lines WHERE r.reversal | r.order_id + '|' + toString(r.tier) + '|P'] AS reversed
+  RETURN reduce(t = 0, p IN lines | t + CASE
+           WHEN NOT p.reversal AND NOT p.key IN reversed
+                AND any(x IN coalesce(p.frozen_by, []) WHERE x IN open_flags)
+           THEN p.amount ELSE 0 END) AS frozen
+"""
+
+# Every member's frozen amount (the payout batches): from the open flags, not the whole ledger.
+FROZEN_BALANCES = (
+    """
+MATCH (f:RiskFlag) WHERE f.state IS NULL
+MATCH (f)-[:FLAGS]->(m)
+WITH m, collect(f.id) AS open_flags
+CALL (m, open_flags) {
+  MATCH (p:Payout) USING INDEX SEEK p:Payout(member_id)
+  WHERE p.member_id = m.id AND (p.frozen_by IS NOT NULL OR p.reversal)
+  WITH open_flags, collect(p) AS lines
+"""
+    + FROZEN_SUM
+    + """
+}
+WITH m.id AS member_id, frozen
+WHERE frozen <> 0
+RETURN member_id, frozen
+"""
+)
+
+BALANCE = (
+    """
 CALL () {
   MATCH (p:Payout) USING INDEX SEEK p:Payout(member_id)
   WHERE p.member_id = $member_id
@@ -61,8 +97,20 @@ CALL () {
   WHERE w.member_id = $member_id AND w.state IN $open_states
   RETURN coalesce(sum(w.amount), 0) AS withdrawing, count(w) AS open
 }
-RETURN earned, adjusted, paid, withdrawing, open
+CALL () {
+  OPTIONAL MATCH (m:Member {id: $member_id}) USING INDEX SEEK m:Member(id)
+  WITH coalesce([(m)<-[:FLAGS]-(f) WHERE f.state IS NULL | f.id], []) AS open_flags
+  OPTIONAL MATCH (p:Payout) USING INDEX SEEK p:Payout(member_id)
+  WHERE p.member_id = $member_id AND size(open_flags) > 0
+    AND (p.frozen_by IS NOT NULL OR p.reversal)
+  WITH open_flags, collect(p) AS lines
 """
+    + FROZEN_SUM
+    + """
+}
+RETURN earned, adjusted, paid, withdrawing, open, frozen
+"""
+)
 
 # The whole ledger, once: only payout batches read it.
 BALANCES = """
@@ -90,7 +138,7 @@ CALL () {
   OPTIONAL MATCH (r:SettlementRun {id: p.run_id})
   RETURN p.key AS key, p.kind AS kind, p.order_id AS order_id, p.tier AS tier,
          p.amount AS amount, p.reversal AS reversal, p.run_id AS run_id,
-         p.run_id AS reference, r.started_at AS at, null AS reason
+         p.run_id AS reference, coalesce(r.started_at, p.at) AS at, null AS reason
   UNION ALL
   MATCH (a:Adjustment) USING INDEX SEEK a:Adjustment(member_id)
   WHERE a.member_id = $member_id
@@ -199,7 +247,8 @@ class Balance:
     balance: int
     """Ledger lines less payments; negative when a reversal followed a payment."""
     available: int
-    """What a withdrawal may ask for now: the balance less open withdrawals, at least 0."""
+    """What a withdrawal may ask for now: the balance less open withdrawals and frozen money,
+    at least 0."""
     withdrawing: int
     """Open withdrawals (requested or approved, not yet paid)."""
     open_withdrawals: int
@@ -211,6 +260,8 @@ class Balance:
     """Payouts less reversals."""
     adjusted: int
     """Adjustments, signed."""
+    frozen: int = 0
+    """Payouts frozen for an open risk flag: kept out of available and payout batches."""
 
 
 @dataclass(frozen=True)
@@ -312,13 +363,14 @@ async def balance_in(tx: neo4j.AsyncManagedTransaction, member_id: str) -> Balan
     return Balance(
         member_id=member_id,
         balance=total,
-        available=max(total - r["withdrawing"], 0),
+        available=max(total - r["withdrawing"] - r["frozen"], 0),
         withdrawing=r["withdrawing"],
         open_withdrawals=r["open"],
         pending=0,
         paid=r["paid"],
         earned=r["earned"],
         adjusted=r["adjusted"],
+        frozen=r["frozen"],
     )
 
 
@@ -338,6 +390,11 @@ async def balance(
         return replace(found, pending=0 if record is None else int(record["pending"]))
 
     return await read(driver, work, timeout=timeout, database=database)
+
+
+def frozen_balances(tx: neo4j.ManagedTransaction) -> dict[str, int]:
+    """member id -> frozen fen of every member with money frozen for an open risk flag."""
+    return {r["member_id"]: r["frozen"] for r in tx.run(FROZEN_BALANCES)}
 
 
 def balances(driver: neo4j.Driver, *, database: str = "neo4j") -> dict[str, int]:

@@ -51,8 +51,9 @@ class BatchLine:
 
 @dataclass(frozen=True)
 class Unpaid:
-    """An approved withdrawal the balance no longer covers (a reversal came after approval);
-    it stays approved until the balance covers it again or an admin rejects it."""
+    """An approved withdrawal the balance no longer covers (a reversal came after approval, or
+    money frozen for a risk flag; ``balance`` is less that frozen money); it stays approved until
+    the balance covers it again or an admin rejects it."""
 
     withdrawal_id: str
     member_id: str
@@ -222,24 +223,26 @@ def balance(driver: neo4j.Driver, member_id: str, *, database: str = "neo4j") ->
     return int(r["earned"] + r["adjusted"] - r["paid"])
 
 
-def _member_balance(tx: neo4j.ManagedTransaction, member_id: str) -> int:
+def _member_balance(tx: neo4j.ManagedTransaction, member_id: str) -> tuple[int, int]:
+    """The member's balance and what of it is frozen for an open risk flag (never paid)."""
     r = tx.run(BALANCE, member_id=member_id, open_states=list(ledger.OPEN_STATES)).single(
         strict=True
     )
-    return int(r["earned"] + r["adjusted"] - r["paid"])
+    return int(r["earned"] + r["adjusted"] - r["paid"]), int(r["frozen"])
 
 
 def _due(
     tx: neo4j.ManagedTransaction, minimum: int | None
 ) -> tuple[list[dict[str, Any]], list[Unpaid]]:
     """What this batch pays: approved withdrawals the balance covers, then (with a minimum) the
-    balances of members without an open withdrawal that reach it."""
+    balances of members without an open withdrawal that reach it. Money frozen for an open
+    risk flag is never paid: it counts neither towards a withdrawal nor towards the minimum."""
     due: list[dict[str, Any]] = []
     unpaid: list[Unpaid] = []
     for w in tx.run(APPROVED).data():
-        owed = _member_balance(tx, w["member_id"])
-        if owed < w["amount"]:
-            unpaid.append(Unpaid(w["id"], w["member_id"], w["amount"], owed))
+        owed, frozen = _member_balance(tx, w["member_id"])
+        if owed - frozen < w["amount"]:
+            unpaid.append(Unpaid(w["id"], w["member_id"], w["amount"], owed - frozen))
             continue
         due.append(
             {
@@ -253,14 +256,16 @@ def _due(
     if minimum is not None:
         row = tx.run(OPEN_MEMBERS, open_states=list(ledger.OPEN_STATES)).single(strict=True)
         waiting = set(row["members"])
+        held = ledger.frozen_balances(tx)
         for r in tx.run(BALANCES):
-            if r["member_id"] in waiting or r["balance"] < minimum:
+            payable = r["balance"] - held.get(r["member_id"], 0)
+            if r["member_id"] in waiting or payable < minimum:
                 continue
             due.append(
                 {
                     "key": None,
                     "member_id": r["member_id"],
-                    "amount": r["balance"],
+                    "amount": payable,
                     "withdrawal_id": None,
                     "balance": r["balance"],
                 }

@@ -22,7 +22,7 @@ from graph.errors import BadInput, Conflict
 MAX_TIERS = 3
 FULL_BP = 10_000
 TOP_KEYS = frozenset({"id", "effective_from", "hold_days", "tiers", "self_purchase"})
-OPTIONAL_KEYS = frozenset({"min_withdrawal"})
+OPTIONAL_KEYS = frozenset({"min_withdrawal", "freeze_flagged"})
 DEFAULT_MIN_WITHDRAWAL = 10_000
 """100.00 yuan: the smallest withdrawal a member may request unless the plan says otherwise."""
 SECTIONS = {
@@ -49,13 +49,16 @@ class Plan:
     """bp of the gift-package pool paid to tiers 1.. (``tiers`` entries)."""
     min_withdrawal: int = DEFAULT_MIN_WITHDRAWAL
     """fen; the smallest withdrawal a member may request while this plan is in effect."""
+    freeze_flagged: bool = False
+    """Settlement freezes (not forfeits) the payouts of members an open risk flag names, for
+    orders paid while this plan is in effect (graph/riskdecisions.py)."""
 
 
 PLAN_FIELDS = """
     id: p.id, effective_from: p.effective_from, hold_days: p.hold_days, tiers: p.tiers,
     self_purchase: p.self_purchase, retail_override_bp: p.retail_override_bp,
     gift_cost_bp: p.gift_cost_bp, gift_shares_bp: p.gift_shares_bp,
-    min_withdrawal: p.min_withdrawal
+    min_withdrawal: p.min_withdrawal, freeze_flagged: p.freeze_flagged
 """
 
 READ_PLANS = f"MATCH (p:Plan) RETURN p {{ {PLAN_FIELDS} }} AS plan ORDER BY p.effective_from"
@@ -79,7 +82,8 @@ CREATE_PLAN = """
 CREATE (p:Plan {id: $id, effective_from: $effective_from, hold_days: $hold_days, tiers: $tiers,
                 self_purchase: $self_purchase, retail_override_bp: $retail_override_bp,
                 gift_cost_bp: $gift_cost_bp, gift_shares_bp: $gift_shares_bp,
-                min_withdrawal: $min_withdrawal, loaded_at: datetime()})
+                min_withdrawal: $min_withdrawal, freeze_flagged: $freeze_flagged,
+                loaded_at: datetime()})
 """
 
 
@@ -151,6 +155,7 @@ def plan_from_mapping(data: dict[str, Any]) -> Plan:
     return Plan(
         id=plan_id.strip(),
         min_withdrawal=_min_withdrawal(data.get("min_withdrawal")),
+        freeze_flagged=_freeze_flagged(data.get("freeze_flagged", False)),
         effective_from=effective,
         hold_days=hold,
         tiers=tiers,
@@ -178,6 +183,12 @@ def _min_withdrawal(value: object) -> int:
     return fen
 
 
+def _freeze_flagged(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise PlanRefused(f"freeze_flagged must be true or false (a TOML boolean), got {value!r}")
+    return value
+
+
 def read_plan_file(path: Path) -> Plan:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -198,6 +209,7 @@ def _plan_from(row: dict[str, Any]) -> Plan:
         gift_shares_bp=tuple(row["gift_shares_bp"]),
         # Plans stored before min_withdrawal existed have the default.
         min_withdrawal=row.get("min_withdrawal") or DEFAULT_MIN_WITHDRAWAL,
+        freeze_flagged=bool(row.get("freeze_flagged") or False),
     )
 
 
@@ -212,6 +224,7 @@ def _params(plan: Plan) -> dict[str, Any]:
         "gift_cost_bp": plan.gift_cost_bp,
         "gift_shares_bp": list(plan.gift_shares_bp),
         "min_withdrawal": plan.min_withdrawal,
+        "freeze_flagged": plan.freeze_flagged,
     }
 
 

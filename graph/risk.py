@@ -39,6 +39,8 @@ DUPLICATE_ACCOUNTS = "duplicate_accounts"
 FARM = "farm"
 DEPTH_RING = "depth_ring"
 KINDS = (SELF_REFERRAL, DUPLICATE_ACCOUNTS, FARM, DEPTH_RING)
+OPEN, CLEARED, CONFIRMED = "OPEN", "CLEARED", "CONFIRMED"
+"""A flag's state: OPEN until an admin clears or confirms it (graph/riskdecisions.py)."""
 
 FARM_WINDOW_DAYS = 7
 """Recruits of one sponsor who share an identifier and joined within this many days: a farm."""
@@ -73,6 +75,8 @@ class RiskFlag:
     """farm: the sponsor whose recruits they are (itself one of ``members``)."""
     chain: tuple[str, ...] = ()
     """self_referral: (upline, member); depth_ring: its longest chain, top first."""
+    state: str = OPEN
+    """OPEN, CLEARED or CONFIRMED (stored as ``state``, absent while open)."""
 
     @property
     def size(self) -> int:
@@ -274,7 +278,34 @@ def farms(rows: Sequence[dict[str, Any]]) -> list[RiskFlag]:
     return flags
 
 
-DELETE_FLAGS = "MATCH (f:RiskFlag) DETACH DELETE f"
+# A flag an admin decided, or one that froze payouts (a payout names it in frozen_by), is
+# history: the refresh keeps it. Every other flag is recomputed.
+DELETE_FLAGS = """
+MATCH (f:RiskFlag)
+WHERE f.state IS NULL AND NOT EXISTS {
+  MATCH (f)-[:FLAGS]->(m)
+  MATCH (p:Payout) WHERE p.member_id = m.id AND f.id IN p.frozen_by
+}
+DETACH DELETE f
+"""
+
+KEPT_FLAGS = "MATCH (f:RiskFlag) RETURN f.id AS id, f.state AS state"
+
+# A kept open flag found again gets its new evidence; its id says its members are the same.
+UPDATE_KEPT = """
+UNWIND $flags AS flag
+MATCH (f:RiskFlag {id: flag.id})
+SET f += flag, f.refreshed_at = $at
+REMOVE f.stale_since
+"""
+
+# A kept open flag not found any more freezes nothing new (cypher/settlement/payouts.cypher);
+# what it froze stays frozen until an admin decides.
+MARK_STALE = """
+MATCH (f:RiskFlag)
+WHERE f.state IS NULL AND f.stale_since IS NULL AND NOT f.id IN $ids
+SET f.stale_since = $at
+"""
 
 CREATE_FLAGS = """
 UNWIND $flags AS flag
@@ -308,14 +339,21 @@ def refresh(
     driver: neo4j.Driver, database: str = "neo4j", *, now: datetime | None = None
 ) -> RefreshReport:
     """Recomputes every flag and replaces the stored ones in one transaction (a full
-    recompute: readers see the old flags or the new ones, never a mix)."""
+    recompute: readers see the old flags or the new ones, never a mix). Flags an admin decided
+    or that froze payouts are kept (graph/riskdecisions.py); a kept open flag not found again
+    is marked ``stale_since`` and freezes nothing new."""
     started = time.perf_counter()
     flags = detect(driver, database)
     at = now or datetime.now(UTC)
 
     def work(tx: neo4j.ManagedTransaction) -> None:
         tx.run(DELETE_FLAGS).consume()
-        tx.run(CREATE_FLAGS, flags=[_stored(f) for f in flags], at=at).consume()
+        kept = {r["id"]: r["state"] for r in tx.run(KEPT_FLAGS)}
+        fresh = [_stored(f) for f in flags if f.id not in kept]
+        tx.run(CREATE_FLAGS, flags=fresh, at=at).consume()
+        found = [_stored(f) for f in flags if f.id in kept and kept[f.id] is None]
+        tx.run(UPDATE_KEPT, flags=found, at=at).consume()
+        tx.run(MARK_STALE, ids=[f.id for f in flags], at=at).consume()
 
     with driver.session(database=database) as session:
         session.execute_write(work)
@@ -337,6 +375,7 @@ def flag_from(node: Any) -> RiskFlag:
         tier_distance=node.get("tier_distance"),
         sponsor_id=node.get("sponsor_id"),
         chain=tuple(node.get("chain") or ()),
+        state=node.get("state") or OPEN,
     )
 
 
@@ -392,5 +431,49 @@ async def clusters(
         )
         page = [flag_from(dict(n)) for n in found[0]["page"]]
         return FlagPage(tuple(page[:first]), len(page) > first, int(found[0]["total"]))
+
+    return await read(driver, work, timeout=timeout, database=database)
+
+
+@dataclass(frozen=True)
+class ClusterMember:
+    """A flagged member as the dashboard draws it: its sponsor, and which of the flag's shared
+    identifiers it uses (its USES edges; its other identifiers are no evidence)."""
+
+    id: str
+    sponsor_id: str | None
+    uses: tuple[Identifier, ...]
+
+
+CLUSTER_MEMBERS = """
+UNWIND $ids AS id
+MATCH (m:Member {id: id}) USING INDEX SEEK m:Member(id)
+RETURN m.id AS id, [(m)-[:SPONSORED_BY]->(s) | s.id][0] AS sponsor_id,
+       [(m)-[:USES]->(i) | [i.kind, i.value]] AS uses
+ORDER BY id
+"""
+
+
+async def cluster_members(
+    driver: neo4j.AsyncDriver,
+    members: Sequence[str],
+    identifiers: Iterable[Identifier],
+    *,
+    timeout: float | None = None,
+    database: str = "neo4j",
+) -> list[ClusterMember]:
+    """The members (by id) with their sponsors and which of ``identifiers`` each uses."""
+    wanted = set(identifiers)
+
+    async def work(tx: neo4j.AsyncManagedTransaction) -> list[ClusterMember]:
+        found = await records(tx, CLUSTER_MEMBERS, ids=list(members))
+        return [
+            ClusterMember(
+                id=r["id"],
+                sponsor_id=r["sponsor_id"],
+                uses=tuple(sorted(i for k, v in r["uses"] if (i := Identifier(k, v)) in wanted)),
+            )
+            for r in found
+        ]
 
     return await read(driver, work, timeout=timeout, database=database)

@@ -104,6 +104,37 @@ RETURN {FIELDS} AS w
 ORDER BY w.requested_at DESC, w.id DESC
 """
 
+# Oldest first, so finance decides in the order members asked; (requested_at, id) is the order
+# and the cursor, so a page never repeats or skips a request however many are decided meanwhile.
+OPEN_WITHDRAWALS = f"""
+MATCH (w:Withdrawal) USING INDEX SEEK w:Withdrawal(state)
+WHERE w.state IN $open_states
+  AND ($after_at IS NULL OR w.requested_at > $after_at
+       OR (w.requested_at = $after_at AND w.id > $after_id))
+WITH w ORDER BY w.requested_at, w.id LIMIT $limit
+OPTIONAL MATCH (m:Member {{id: w.member_id}})
+RETURN {FIELDS} AS w, m.name AS member_name
+"""
+
+COUNT_OPEN = """
+MATCH (w:Withdrawal) USING INDEX SEEK w:Withdrawal(state)
+WHERE w.state IN $open_states
+RETURN count(w) AS total
+"""
+
+
+@dataclass(frozen=True)
+class OpenWithdrawal:
+    withdrawal: Withdrawal
+    member_name: str | None
+
+
+@dataclass(frozen=True)
+class OpenWithdrawalPage:
+    rows: tuple[OpenWithdrawal, ...]
+    has_next: bool
+    total: int
+
 
 def _native(value: Any) -> Any:
     return None if value is None else value.to_native()
@@ -261,6 +292,36 @@ async def member_withdrawals(
     return await read(driver, work, timeout=timeout, database=database)
 
 
+async def open_withdrawals(
+    driver: neo4j.AsyncDriver,
+    *,
+    first: int = 20,
+    after: tuple[datetime, str] | None = None,
+    timeout: float | None = None,
+    database: str = "neo4j",
+) -> OpenWithdrawalPage:
+    """Requested and approved withdrawals platform-wide, oldest first, ``first`` after the
+    (requested_at, id) ``after``: what finance still has to decide or pay."""
+    after_at, after_id = (None, None) if after is None else after
+
+    async def work(tx: neo4j.AsyncManagedTransaction) -> OpenWithdrawalPage:
+        states = list(OPEN_STATES)
+        result = await tx.run(
+            OPEN_WITHDRAWALS,
+            open_states=states,
+            after_at=after_at,
+            after_id=after_id,
+            limit=first + 1,
+        )
+        rows = [OpenWithdrawal(withdrawal_from(r["w"]), r["member_name"]) async for r in result]
+        total = await (await tx.run(COUNT_OPEN, open_states=states)).single(strict=True)
+        return OpenWithdrawalPage(
+            rows=tuple(rows[:first]), has_next=len(rows) > first, total=total["total"]
+        )
+
+    return await read(driver, work, timeout=timeout, database=database)
+
+
 __all__ = [
     "APPROVED",
     "OPEN_STATES",
@@ -270,10 +331,13 @@ __all__ = [
     "BelowMinimum",
     "IdempotencyConflict",
     "InsufficientBalance",
+    "OpenWithdrawal",
+    "OpenWithdrawalPage",
     "Withdrawal",
     "WithdrawalOpen",
     "WrongState",
     "decide_withdrawal",
     "member_withdrawals",
+    "open_withdrawals",
     "request_withdrawal",
 ]

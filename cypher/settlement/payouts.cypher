@@ -11,7 +11,7 @@
 // makes even an overlapping run unable to pay twice; so running this again finishes the job.
 // Batches run $concurrency at a time (CALL ... IN CONCURRENT TRANSACTIONS): they cannot conflict,
 // since each one writes only its own orders and payouts with keys of its own orders, and only
-// reads members, sponsors and HOLDS_PACKAGE, which this statement never writes.
+// reads members, sponsors, HOLDS_PACKAGE and risk flags, which this statement never writes.
 //
 // Money (domain.md): integer fen, bp, every share rounded down.
 // - RETAIL: tier 1 is the seller, tiers 2 and 3 the seller's sponsor and the next one up;
@@ -111,11 +111,18 @@ CALL (o, plan) {
          WHERE g.paid_at <= o.paid_at AND NOT coalesce(g.refunded_at <= o.paid_at, false)
        } AS eligible
   // end shares
+  // With the plan's freeze_flagged, a payout to a member an open risk flag names is frozen:
+  // written as ever, with the ids of those flags set once, at creation (graph/riskdecisions.py).
+  WITH o, plan, pool, tier, m, share, eligible,
+       CASE WHEN eligible AND coalesce(plan.freeze_flagged, false)
+            THEN [(m)<-[:FLAGS]-(f) WHERE f.state IS NULL AND f.stale_since IS NULL | f.id]
+       END AS flags
   FOREACH (_ IN CASE WHEN eligible THEN [1] ELSE [] END |
     MERGE (p:Payout {key: o.id + '|' + toString(tier) + '|P'})
     ON CREATE SET p.order_id = o.id, p.member_id = m.id, p.tier = tier, p.kind = o.kind,
                   p.amount = share, p.reversal = false, p.run_id = $run_id,
-                  p.paid_at = o.paid_at)
+                  p.paid_at = o.paid_at,
+                  p.frozen_by = CASE WHEN size(flags) > 0 THEN flags END)
   WITH o, plan, pool, sum(CASE WHEN eligible THEN share ELSE 0 END) AS paid
   SET o.settled_run = $run_id, o.plan_id = plan.id, o.pool = pool, o.retained = pool - paid
   REMOVE o.unsettled_since

@@ -220,3 +220,31 @@ def test_api_risk_never_imports_api_types() -> None:
     }
     assert "api.types" not in imported
     assert "api.scalars" in imported
+
+
+LINKS = (
+    "query ($kind: RiskKind) { riskClusters(kind: $kind) { edges { node {"
+    " evidence { members uses { member kind value } sponsorships { member sponsor } } } } } }"
+)
+
+
+@pytest.mark.parametrize("role", [Role.ADMIN, Role.ANALYST])
+def test_a_clusters_edges_are_its_shared_identifier_uses_and_sponsorships(
+    flagged: httpx.Client, token: Token, role: Role
+) -> None:
+    data = ok(post(flagged, LINKS, token(role), kind="DUPLICATE_ACCOUNTS"))
+    # C's own payee account is shared with nobody: no evidence, so no edge.
+    assert [e["node"]["evidence"] for e in data["riskClusters"]["edges"]] == [
+        {
+            "members": ["A", "B", "C"],
+            "uses": [{"member": m, "kind": "PHONE_HASH", "value": "ph:1"} for m in "ABC"],
+            "sponsorships": [{"member": "B", "sponsor": "A"}, {"member": "C", "sponsor": "B"}],
+        }
+    ]
+    # A and C are two tiers apart: no sponsorship between them, one phone each.
+    pair = ok(post(flagged, LINKS, token(role), kind="SELF_REFERRAL"))["riskClusters"]["edges"]
+    by_members = {tuple(e["node"]["evidence"]["members"]): e["node"]["evidence"] for e in pair}
+    assert by_members[("A", "C")]["sponsorships"] == []
+    assert by_members[("A", "B")]["sponsorships"] == [{"member": "B", "sponsor": "A"}]
+    body = post(flagged, LINKS, token(Role.MEMBER, "A"))
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"]

@@ -2,9 +2,13 @@
 
 import { AuthError, claims, getToken, gql, setToken } from "./api";
 import { h, replace } from "./dom";
+import { auditView } from "./audit";
+import { financeView } from "./finance";
 import { leaderboardView } from "./leaderboard";
 import { memberView } from "./member";
 import { platformView } from "./platform";
+import { previewView } from "./preview";
+import { riskView } from "./risk";
 import "./style.css";
 import { onWindowChange, windowPicker } from "./window";
 
@@ -71,6 +75,10 @@ function route(): void {
   let view: Reloadable;
   if (page === "member" && memberId) view = memberView(memberId, handleError);
   else if (page === "platform") view = platformView(handleError);
+  else if (page === "finance") view = financeView(handleError);
+  else if (page === "audit") view = auditView(handleError);
+  else if (page === "preview") view = previewView(handleError);
+  else if (page === "risk") view = riskView(handleError);
   else if (page === "" && who?.role === "member" && who.sub) view = memberView(who.sub, handleError);
   else view = leaderboardView(handleError);
   current = view;
@@ -98,6 +106,10 @@ function showApp(): void {
       { class: "tabs" },
       h("a", { href: "#/" }, "Key nodes"),
       h("a", { href: "#/platform" }, "Platform"),
+      h("a", { href: "#/finance" }, "Finance"),
+      h("a", { href: "#/audit" }, "Audit"),
+      h("a", { href: "#/preview" }, "Preview"),
+      h("a", { href: "#/risk" }, "Risk"),
     ),
     h(
       "form",

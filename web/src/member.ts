@@ -6,7 +6,9 @@ import { h, replace } from "./dom";
 import { bp, count, day, num, plural, share, yuan } from "./format";
 import { fill, stat } from "./panel";
 import { INCOME, type Income, incomeStats, PATHS, type Paths, pathCheck } from "./compliance";
+import { incomePanels } from "./income";
 import { payoutTable, type TierPayouts } from "./payouts";
+import { memberRiskFlags } from "./risk";
 import { addMonths, getWindow, midnight, today } from "./window";
 
 interface Brief {
@@ -74,6 +76,7 @@ export function memberView(id: string, onError: (e: unknown) => void): HTMLEleme
   const chartTitle = h("h3", {}, "Group volume by month");
   const fission = h("div", { "data-testid": "member-growth" });
   const compliance = h("div", { "data-testid": "member-compliance" });
+  const riskFlags = h("div", { "data-testid": "member-risk" });
 
   const fail = (where: HTMLElement, e: unknown): void => {
     if (e instanceof ApiError && e.code === "NOT_FOUND") {
@@ -198,6 +201,7 @@ export function memberView(id: string, onError: (e: unknown) => void): HTMLEleme
 
   void loadMember();
   void loadWindowed();
+  fill(riskFlags, () => memberRiskFlags(id), onError);
   const view = h(
     "section",
     { class: "view", "data-view": "member", "data-member": id },
@@ -216,6 +220,9 @@ export function memberView(id: string, onError: (e: unknown) => void): HTMLEleme
     fission,
     h("h3", {}, "Compliance in the window"),
     compliance,
+    h("h3", {}, "Risk flags"),
+    riskFlags,
+    incomePanels(id, onError),
   );
   (view as HTMLElement & { reload?: () => void }).reload = () => void loadWindowed();
   return view;

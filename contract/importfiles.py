@@ -8,11 +8,13 @@ against what the caller says already exists in the graph.
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import IO, Any
 
 from contract.money import parse_bp, parse_timestamp, parse_yuan
 from contract.rules import (
@@ -158,8 +160,61 @@ def _header(path: Path, columns: tuple[str, ...], optional: tuple[str, ...]) -> 
     return columns
 
 
+class _ByteRange(io.RawIOBase):
+    """The bytes of an open binary file from where it stands up to ``stop`` (the end: None)."""
+
+    def __init__(self, raw: io.RawIOBase, stop: int | None) -> None:
+        self._raw = raw
+        self._left = None if stop is None else max(0, stop - raw.tell())
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        if self._left is not None:
+            view = view[: self._left]
+        count = self._raw.readinto(view) or 0
+        if self._left is not None:
+            self._left -= count
+        return count
+
+
+def _open_text(path: Path, start: int, stop: int | None) -> IO[str]:
+    """The file as text (``newline=""``, for csv), or only its bytes ``start`` to ``stop``."""
+    if start == 0 and stop is None:
+        return path.open(encoding="utf-8", newline="")
+    raw = path.open("rb", buffering=0)
+    raw.seek(start)
+    return io.TextIOWrapper(
+        io.BufferedReader(_ByteRange(raw, stop), buffer_size=1 << 20),
+        encoding="utf-8",
+        newline="",
+    )
+
+
+def line_start_near(path: Path, offset: int) -> int:
+    """The offset of the first line that starts at or after ``offset`` (the file's size when
+    none does): where a second reader may take over from a first one that stops there."""
+    with path.open("rb") as handle:
+        if offset <= 0:
+            return 0
+        handle.seek(offset - 1)
+        handle.readline()
+        return handle.tell()
+
+
 def read_values(
-    path: Path, columns: tuple[str, ...], *, expected: str | None = None
+    path: Path,
+    columns: tuple[str, ...],
+    *,
+    expected: str | None = None,
+    start: int = 0,
+    stop: int | None = None,
 ) -> Iterator[tuple[int, list[str]]]:
     """Yields (line number, fields as read) of each non-blank row, after checking the header
     (``expected`` words the header a refusal asks for; default: ``columns``).
@@ -167,23 +222,30 @@ def read_values(
     Text that is not UTF-8, a field over the csv module's limit and broken quoting (a quote
     left open, text after a closing quote) raise ValueError naming the file and line: the
     lenient reader would otherwise read on and take a truncated or merged field as a value.
-    A BOM before the header is allowed (spreadsheets write one)."""
+    A BOM before the header is allowed (spreadsheets write one).
+
+    ``start`` and ``stop`` read only that byte range (``start`` at a line start, see
+    ``line_start_near``); a range after the first has no header, and its line numbers count
+    from its own start, so only a reader of the whole file words refusals."""
     wanted = expected or ",".join(columns)
-    start = 1
+    begin = 1
     try:
-        with path.open(encoding="utf-8", newline="") as handle:
+        with _open_text(path, start, stop) as handle:
             reader = csv.reader(handle, strict=True)
-            header = next(reader, None)
-            if header is None:
-                raise ValueError(f"{path}:1: the file is empty; expected the header {wanted}")
-            header = [h.strip().lstrip("\ufeff") for h in header]
-            if tuple(header) != columns:
-                raise ValueError(f"{path}:1: expected the header {wanted}, got {','.join(header)}")
-            start = reader.line_num + 1
+            if start == 0:
+                header = next(reader, None)
+                if header is None:
+                    raise ValueError(f"{path}:1: the file is empty; expected the header {wanted}")
+                header = [h.strip().lstrip("\ufeff") for h in header]
+                if tuple(header) != columns:
+                    raise ValueError(
+                        f"{path}:1: expected the header {wanted}, got {','.join(header)}"
+                    )
+            begin = reader.line_num + 1
             for values in reader:
                 if values and values != [""]:
                     yield reader.line_num, values
-                start = reader.line_num + 1
+                begin = reader.line_num + 1
     except UnicodeDecodeError as exc:
         line, byte = _undecodable(path)
         raise ValueError(
@@ -196,7 +258,7 @@ def read_values(
             reason = f"a field is over {csv.field_size_limit():,} characters"
         else:
             reason = f"the row's quoting is broken ({reason})"
-        raise ValueError(f"{path}:{start}: {reason}") from exc
+        raise ValueError(f"{path}:{begin}: {reason}") from exc
 
 
 def _undecodable(path: Path) -> tuple[int, int]:
@@ -388,6 +450,10 @@ def check_orders(
     errors: list[RowError],
     accept: Callable[[GoodOrder], None] | None = None,
     rules: Rules = DEFAULT_RULES,
+    *,
+    seen: set[str] | None = None,
+    start: int = 0,
+    stop: int | None = None,
 ) -> int:
     """Checks orders.csv without keeping its rows (it can hold tens of millions); returns a count.
 
@@ -403,7 +469,7 @@ def check_orders(
     which words each reason.
     """
     name = path.name
-    seen: set[str] = set()
+    seen = set() if seen is None else seen
     deferred: list[tuple[int, dict[str, str]]] = []
     fen_of: dict[str, int] = {}  # amounts repeat (one price per product): parse each text once
     fields = len(ORDER_COLUMNS)
@@ -411,7 +477,7 @@ def check_orders(
     max_fen = rules.max_amount
     earliest, latest = EARLIEST, rules.latest()
     gift = {sku: gift_package_product(bp) for sku, bp in skus.items()}
-    for line, values in read_values(path, ORDER_COLUMNS):
+    for line, values in read_values(path, ORDER_COLUMNS, start=start, stop=stop):
         if len(values) != fields:
             errors.append(RowError(name, line, f"expected {fields} fields, got {len(values)}"))
             continue

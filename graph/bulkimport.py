@@ -7,33 +7,48 @@ runs its server (so it may stop and start it). The graph it writes is the one th
 path writes: the same labels, relationship types, property names and types.
 
 Its input files are written while orders.csv is checked (one pass over the big file), into a
-work directory beside the store. The store is swapped only after the importer succeeded: the
-empty database is moved aside first and put back if anything fails, so a failed bulk load leaves
-the store as it was.
+work directory beside the store; a big orders.csv is checked and written in two halves at once,
+in two processes (the machines it runs on have two cores). The store is swapped only after the
+importer succeeded: the empty database is moved aside first and put back if anything fails, so
+a failed bulk load leaves the store as it was.
 """
 
 from __future__ import annotations
 
 import csv
+import multiprocessing
 import os
 import re
 import shutil
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from pathlib import Path
 from types import TracebackType
 from typing import IO
 
 import neo4j
 
-from contract.importfiles import GoodOrder, MemberRow, ProductRow
+from contract.importfiles import (
+    GoodOrder,
+    KnownMember,
+    MemberRow,
+    ProductRow,
+    RowError,
+    check_orders,
+    line_start_near,
+)
+from contract.rules import DEFAULT_RULES, Rules
 from graph import server
 from graph.cypherfiles import split_statements
 from graph.db import SCHEMA_FILE
 
 # Files below this size load faster through transactions than through a server restart.
 AUTO_MIN_BYTES = 8_000_000
+# Below this size orders.csv is checked in one process: a second one costs more than it saves.
+SPLIT_MIN_BYTES = 32_000_000
 INDEX_WAIT_S = 6 * 3600
 
 ORDER_FIELDS = (
@@ -68,6 +83,8 @@ HEADERS = {
 ANY_NODE = "MATCH (n) RETURN count(n) > 0 AS any LIMIT 1"
 # A CREATE INDEX statement, maybe after comment lines.
 _PLAIN_INDEX = re.compile(r"^(?:\s*//[^\n]*\n)*\s*CREATE\s+INDEX\b", re.IGNORECASE)
+# Any schema statement (CREATE INDEX or CONSTRAINT); the file's other statements migrate data.
+_SCHEMA = re.compile(r"^(?:\s*//[^\n]*\n)*\s*CREATE\s+(?:INDEX|CONSTRAINT)\b", re.IGNORECASE)
 
 
 class BulkImportFailed(RuntimeError):
@@ -105,6 +122,16 @@ def _has_line_break(text: str) -> bool:
     return "\n" in text or "\r" in text
 
 
+def nobody(ids: list[str]) -> Mapping[str, KnownMember]:
+    """What an empty graph holds of any member."""
+    return {}
+
+
+# What the second half's process sends back: None when it found anything wrong, else its row
+# count, orders and SOLD rows written, and the order ids it read, one a line.
+_HalfOutcome = tuple[int, int, int, str] | None
+
+
 @dataclass
 class ImportFiles:
     """The importer's input, written into ``directory``; a context that deletes it at the end."""
@@ -116,6 +143,8 @@ class ImportFiles:
     sponsors: int = 0
     identifiers: int = 0
     uses: int = 0
+    order_parts: list[str] = field(default_factory=list)
+    """Suffixes of the orders and SOLD files written (``orders{part}.csv``)."""
     _handles: list[IO[str]] = field(default_factory=list)
 
     def __enter__(self) -> ImportFiles:
@@ -182,10 +211,13 @@ class ImportFiles:
                     self.uses += 1
         self.identifiers = len(keys)
 
-    def start_orders(self, commission_bp: dict[str, int]) -> Callable[[GoodOrder], None]:
+    def start_orders(
+        self, commission_bp: Mapping[str, int], part: str = ""
+    ) -> Callable[[GoodOrder], None]:
         """A sink for ``check_orders``: each good row becomes an Order and its relationships."""
-        order = csv.writer(self._open("orders")).writerow
-        sold = csv.writer(self._open("sold")).writerow
+        order = csv.writer(self._open(f"orders{part}")).writerow
+        sold = csv.writer(self._open(f"sold{part}")).writerow
+        self.order_parts.append(part)
         bp = commission_bp
 
         def accept(row: GoodOrder) -> None:
@@ -214,13 +246,131 @@ class ImportFiles:
 
         return accept
 
+    def check_orders(
+        self,
+        path: Path,
+        members: Mapping[str, KnownMember],
+        skus: Mapping[str, int],
+        errors: list[RowError],
+        rules: Rules = DEFAULT_RULES,
+        *,
+        split_min_bytes: int = SPLIT_MIN_BYTES,
+    ) -> int:
+        """``check_orders`` into an empty graph, writing the good rows; returns the row count.
+
+        A big file is checked in two halves at once: a forked process takes the second half
+        (sharing the members checked so far), this one the first. Only a clean outcome of both,
+        with no order id in both halves, is kept; anything else (a bad row, a quote left open
+        across the split) checks the whole file again in this process, so a refusal names the
+        same lines in the same order as the transactional path.
+        """
+        size = path.stat().st_size
+        split = line_start_near(path, size // 2) if size >= split_min_bytes else size
+        if 0 < split < size:
+            count = self._check_halves(path, split, members, skus, rules)
+            if count is not None:
+                return count
+            self._drop_orders()
+        sink = self.start_orders(skus)
+        return check_orders(path, members, nobody, skus, errors, sink, rules)
+
+    def _check_halves(
+        self,
+        path: Path,
+        split: int,
+        members: Mapping[str, KnownMember],
+        skus: Mapping[str, int],
+        rules: Rules,
+    ) -> int | None:
+        """Both halves' row count, or None when either found anything wrong."""
+        context = multiprocessing.get_context("fork")  # the child shares ``members``, unpickled
+        receive, send = context.Pipe(duplex=False)
+        # Buffered output would be written twice, once more by the child as it exits.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        child = context.Process(
+            target=self._check_second_half,
+            args=(send, path, split, members, skus, rules),
+            daemon=True,
+        )
+        child.start()
+        send.close()
+        outcome: _HalfOutcome = None
+        try:
+            errors: list[RowError] = []
+            seen: set[str] = set()
+            sink = self.start_orders(skus, "-1")
+            try:
+                count = check_orders(
+                    path, members, nobody, skus, errors, sink, rules, seen=seen, stop=split
+                )
+            except ValueError:
+                return None
+            if errors:
+                return None
+            try:
+                outcome = receive.recv()
+            except EOFError:
+                return None
+        finally:
+            if outcome is None:
+                child.terminate()
+            child.join()
+            receive.close()
+        if outcome is None:
+            return None
+        their_count, their_orders, their_sold, their_ids = outcome
+        if not seen.isdisjoint(their_ids.split("\n")):
+            return None
+        self.order_parts.append("-2")
+        self.orders += their_orders
+        self.sold += their_sold
+        return count + their_count
+
+    def _check_second_half(
+        self,
+        send: Connection,
+        path: Path,
+        split: int,
+        members: Mapping[str, KnownMember],
+        skus: Mapping[str, int],
+        rules: Rules,
+    ) -> None:
+        """Runs in the forked process: checks and writes the rows from ``split`` on."""
+        outcome: _HalfOutcome = None
+        try:
+            errors: list[RowError] = []
+            seen: set[str] = set()
+            sink = self.start_orders(skus, "-2")
+            count = check_orders(
+                path, members, nobody, skus, errors, sink, rules, seen=seen, start=split
+            )
+            self._close()
+            if not errors:
+                outcome = (count, self.orders, self.sold, "\n".join(seen))
+        except Exception:  # the whole-file check words whatever went wrong
+            outcome = None
+        finally:
+            send.send(outcome)
+            send.close()
+
+    def _drop_orders(self) -> None:
+        """Forgets the orders written so far (before checking the whole file again)."""
+        self._close()
+        for part in self.order_parts:
+            for name in ("orders", "sold"):
+                (self.directory / f"{name}{part}.csv").unlink(missing_ok=True)
+        self.order_parts.clear()
+        self.orders = self.sold = 0
+
     def arguments(self, database: str, *, threads: int, off_heap: str) -> list[str]:
         """``neo4j-admin database import full`` arguments for these files."""
         self._close()
         d = self.directory
 
-        def group(kind: str, label: str, name: str, data: str | None = None) -> str:
-            return f"--{kind}={label}={d / f'{name}.header.csv'},{d / f'{data or name}.csv'}"
+        def group(kind: str, label: str, name: str, *data: str) -> str:
+            files = [d / f"{name}.header.csv", *(d / f"{f}.csv" for f in data or (name,))]
+            return f"--{kind}={label}={','.join(str(f) for f in files)}"
 
         args = [
             group("nodes", "Member", "members"),
@@ -232,12 +382,13 @@ class ImportFiles:
                 group("nodes", "Identifier", "identifiers"),
                 group("relationships", "USES", "uses"),
             ]
-        if (d / "orders.csv").exists():
+        if self.order_parts:
+            orders = [f"orders{part}" for part in self.order_parts]
             args += [
-                group("nodes", "Order", "orders"),
-                group("relationships", "BOUGHT", "bought", "orders"),
-                group("relationships", "OF_PRODUCT", "of_product", "orders"),
-                group("relationships", "SOLD", "sold"),
+                group("nodes", "Order", "orders", *orders),
+                group("relationships", "BOUGHT", "bought", *orders),
+                group("relationships", "OF_PRODUCT", "of_product", *orders),
+                group("relationships", "SOLD", "sold", *(f"sold{p}" for p in self.order_parts)),
             ]
         return [
             *args,
@@ -316,9 +467,14 @@ def build_schema(driver: neo4j.Driver, database: str) -> float:
     Returns the seconds it took; populating them is part of what a load costs. The plain indexes
     are created first, in one transaction, so Neo4j fills them all from one scan of the store in
     the background while each uniqueness constraint (which waits for its own index) is built.
+    The schema file's data migrations are left out: they bring stores written by older versions
+    up to date, and the importer wrote today's graph (each one would only scan it for nothing,
+    the orders' one all of them).
     """
     started = time.perf_counter()
-    statements = split_statements(SCHEMA_FILE.read_text(encoding="utf-8"))
+    statements = [
+        s for s in split_statements(SCHEMA_FILE.read_text(encoding="utf-8")) if _SCHEMA.match(s)
+    ]
     indexes = [s for s in statements if _PLAIN_INDEX.match(s)]
     with driver.session(database=database) as session:
         with session.begin_transaction() as tx:

@@ -20,11 +20,10 @@ import neo4j
 
 from contract.importfiles import (
     Checked,
-    GoodOrder,
     KnownMember,
     MemberRow,
     OrderRow,
-    ProductRow,
+    RowError,
     check_members,
     check_orders,
     check_products,
@@ -38,11 +37,14 @@ from graph.bulkimport import (
     ManagedServer,
     build_schema,
     is_empty,
+    nobody,
     replace_database,
 )
 from graph.db import bump_changes
 
 T = TypeVar("T")
+OrderCheck = Callable[[Path, Mapping[str, KnownMember], dict[str, int], list[RowError]], int]
+"""check_orders(path, members, skus, errors) given the file's members; returns the row count."""
 BATCH = 10_000
 LOOKUP_BATCH = 50_000
 
@@ -196,12 +198,12 @@ def _check(
     orders: Path | None,
     existing: Callable[[list[str]], Mapping[str, KnownMember]],
     stored_skus: Callable[[], dict[str, int]],
-    order_sink: Callable[[list[ProductRow]], Callable[[GoodOrder], None]] | None = None,
+    order_check: OrderCheck | None = None,
     *,
     rules: Rules,
 ) -> Checked:
     """The checks both paths share (contract/importfiles.py and contract/rules.py);
-    ``order_sink`` (given the file's products) sees good orders."""
+    ``order_check`` replaces ``check_orders`` (the bulk path writes good orders as it checks)."""
     checked = Checked()
     known: dict[str, KnownMember] = {}
     if members is not None:
@@ -211,10 +213,12 @@ def _check(
     if orders is not None:
         # The file's products are written before its orders: their rates are the ones that count.
         skus = stored_skus() | {p.sku: p.commission_bp for p in checked.products}
-        accept = order_sink(checked.products) if order_sink is not None else None
-        checked.order_count = check_orders(
-            orders, known, existing, skus, checked.errors, accept=accept, rules=rules
-        )
+        if order_check is not None:
+            checked.order_count = order_check(orders, known, skus, checked.errors)
+        else:
+            checked.order_count = check_orders(
+                orders, known, existing, skus, checked.errors, rules=rules
+            )
     return checked
 
 
@@ -399,11 +403,6 @@ def bulk_path(
     return size >= min_bytes and is_empty(driver, database)
 
 
-def _nobody(ids: list[str]) -> Mapping[str, KnownMember]:
-    """What an empty graph holds of any member."""
-    return {}
-
-
 def _load_bulk(
     driver: neo4j.Driver,
     target: ManagedServer,
@@ -419,15 +418,15 @@ def _load_bulk(
     say = step or (lambda _: None)
     with ImportFiles(target.paths.root / "bulk-import") as files:
         # The same checks as the transactional path, against an empty graph; the good orders
-        # are written out for the importer in the same pass.
+        # are written out for the importer in the same pass (in two processes for a big file).
         say("checking the files and writing the importer's input")
         checked = _check(
             members,
             products,
             orders,
-            _nobody,
+            nobody,
             dict,
-            lambda rows: files.start_orders({p.sku: p.commission_bp for p in rows}),
+            lambda path, known, skus, errors: files.check_orders(path, known, skus, errors, rules),
             rules=rules,
         )
         if checked.errors:

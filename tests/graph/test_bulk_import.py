@@ -13,10 +13,24 @@ from pathlib import Path
 import neo4j
 import pytest
 
-from contract.importfiles import MemberRow
+from contract.importfiles import (
+    KnownMember,
+    MemberRow,
+    RowError,
+    check_members,
+    check_orders,
+    check_products,
+    line_start_near,
+)
 from downline.demo import write_demo_network
 from graph import server
-from graph.bulkimport import BulkImportFailed, ImportFiles, managed_server, replace_database
+from graph.bulkimport import (
+    BulkImportFailed,
+    ImportFiles,
+    managed_server,
+    nobody,
+    replace_database,
+)
 from graph.db import apply_schema, clear
 from tests.cli import downline
 
@@ -221,3 +235,118 @@ def test_a_failed_import_leaves_the_store_as_it_was(env: dict[str, str], tmp_pat
             replace_database(target, files, database="neo4j")
     assert snapshot(env) == before
     assert server.running_port(target.paths) == target.launch.port
+
+
+def members_and_skus(demo: dict[str, Path]) -> tuple[dict[str, KnownMember], dict[str, int]]:
+    errors: list[RowError] = []
+    _, known = check_members(demo["members"], nobody, errors)
+    skus = {p.sku: p.commission_bp for p in check_products(demo["products"], errors)}
+    assert errors == []
+    return known, skus
+
+
+def check_in_halves(
+    orders: Path, demo: dict[str, Path], work: Path, *, split: bool
+) -> tuple[int, list[RowError], list[str], bytes, bytes, list[str]]:
+    """ImportFiles.check_orders, in two halves (``split``) or in one pass: the row count, the
+    errors, the files' parts, the orders and SOLD rows written, and the importer's arguments."""
+    known, skus = members_and_skus(demo)
+    errors: list[RowError] = []
+    with ImportFiles(work) as files:
+        count = files.check_orders(
+            orders, known, skus, errors, split_min_bytes=0 if split else 1 << 62
+        )
+        args = files.arguments("neo4j", threads=2, off_heap="256m")
+        written = [
+            b"".join((work / f"{name}{part}.csv").read_bytes() for part in files.order_parts)
+            for name in ("orders", "sold")
+        ]
+        assert (files.orders, files.sold) == (
+            written[0].count(b"\n"),
+            written[1].count(b"\n"),
+        )
+        return count, errors, list(files.order_parts), written[0], written[1], args
+
+
+def test_orders_checked_in_two_halves_write_what_one_pass_writes(
+    demo: dict[str, Path], tmp_path: Path
+) -> None:
+    count, errors, parts, orders, sold, args = check_in_halves(
+        demo["orders"], demo, tmp_path / "halves", split=True
+    )
+    assert parts == ["-1", "-2"]
+    assert errors == []
+    whole = check_in_halves(demo["orders"], demo, tmp_path / "whole", split=False)
+    assert whole[2] == [""]
+    assert (count, orders, sold) == (whole[0], whole[3], whole[4])
+    assert count == 2_001
+    halves = tmp_path / "halves"
+    order_nodes = next(a for a in args if a.startswith("--nodes=Order="))
+    assert order_nodes == (
+        f"--nodes=Order={halves / 'orders.header.csv'},{halves / 'orders-1.csv'},"
+        f"{halves / 'orders-2.csv'}"
+    )
+    assert any(a.endswith(f"{halves / 'sold-1.csv'},{halves / 'sold-2.csv'}") for a in args)
+
+
+def with_lines(source: Path, target: Path, lines: dict[int, str]) -> Path:
+    """``source`` with each of ``lines`` put in at its (1-based) line number."""
+    rows = source.read_text(encoding="utf-8").splitlines(keepends=True)
+    for number in sorted(lines):
+        rows.insert(number - 1, lines[number])
+    target.write_text("".join(rows), encoding="utf-8")
+    return target
+
+
+def test_bad_rows_in_either_half_are_refused_as_one_pass_refuses_them(
+    demo: dict[str, Path], tmp_path: Path
+) -> None:
+    first = demo["orders"].read_text(encoding="utf-8").splitlines()[1].split(",")[0]
+    orders = with_lines(
+        demo["orders"],
+        tmp_path / "orders.csv",
+        {
+            5: "BAD1,GIFT_PACKAGE,NOBODY,,GP399,1.00,2026-01-01T00:00:00+08:00,\n",
+            1_900: f"{first},RETAIL,M0000001,,SKU00001,1.00,2026-01-01T00:00:00+08:00,\n",
+            1_950: "BAD2,RETAIL,M0000001,,SKU00001,-1,2026-01-01T00:00:00+08:00,\n",
+        },
+    )
+    count, errors, parts, _, _, _ = check_in_halves(orders, demo, tmp_path / "w", split=True)
+    known, skus = members_and_skus(demo)
+    one_pass: list[RowError] = []
+    assert count == check_orders(orders, known, nobody, skus, one_pass) == 2_004
+    assert [str(e) for e in errors] == [str(e) for e in one_pass]
+    assert [str(e) for e in errors] == [
+        f"orders.csv:1900: order {first} appears twice",
+        "orders.csv:1950: amount must be a positive number of fen, got -1",
+        "orders.csv:5: buyer NOBODY does not exist",
+    ]
+    # The whole file was checked again in one pass, which words the refusal.
+    assert parts == [""]
+
+
+def test_a_quoted_line_break_across_the_split_is_read_as_one_pass_reads_it(
+    demo: dict[str, Path], tmp_path: Path
+) -> None:
+    """A field may hold a line break inside quotes; the second half cannot tell where it starts,
+    so a split inside one is caught and the file read again whole."""
+    row = 'XQ1,RETAIL,M0000001,,SKU00001,2.00,"2026-01-01T00:00:00+08:00\n",\n'
+    rows = demo["orders"].read_text(encoding="utf-8").splitlines(keepends=True)
+    orders = tmp_path / "orders.csv"
+    for at in range(len(rows) // 3, len(rows)):
+        text = "".join([*rows[:at], row, *rows[at:]])
+        orders.write_text(text, encoding="utf-8")
+        inside = len("".join(rows[:at]).encode()) + row.index("\n") + 1
+        if line_start_near(orders, len(text.encode()) // 2) == inside:
+            break
+    else:
+        pytest.fail("no place puts the split inside the quoted field")
+    halves = check_in_halves(orders, demo, tmp_path / "halves", split=True)
+    whole = check_in_halves(orders, demo, tmp_path / "whole", split=False)
+    assert halves[1] == whole[1] == []
+    assert halves[2] == [""]
+    assert halves[0] == whole[0] == 2_002
+    assert (halves[3], halves[4]) == (whole[3], whole[4])
+    bp = members_and_skus(demo)[1]["SKU00001"]
+    paid = "2026-01-01T00:00:00+08:00"
+    assert f"XQ1,RETAIL,M0000001,,SKU00001,200,{bp},{paid},,{paid}\r\n".encode() in halves[3]

@@ -19,7 +19,7 @@ from api.auth import Principal
 from api.errors import UNAVAILABLE_MESSAGE, ApiError, Code, forbidden
 from api.health import Liveness
 from contract.settings import Settings
-from graph import reads
+from graph import reads, riskdecisions
 from graph.metrics import MemberMetrics
 from graph.rollupreader import RollupReader
 
@@ -166,8 +166,17 @@ class Loaders:
     def metrics(self) -> DataLoader[MetricsKey, MemberMetrics | None]:
         return DataLoader(self._metrics)
 
+    @cached_property
+    def frozen(self) -> DataLoader[str, int]:
+        """Fen each risk flag holds frozen: one read for every flag of a page."""
+        return DataLoader(self._frozen)
+
     def _kw(self) -> dict[str, Any]:
         return {"timeout": self.ctx.timeout, "database": self.ctx.database}
+
+    async def _frozen(self, ids: list[str]) -> list[int]:
+        found = await self.ctx.run(riskdecisions.flags_frozen(self.ctx.driver, ids, **self._kw()))
+        return [found.get(i, 0) for i in ids]
 
     async def _members(self, ids: list[str]) -> list[reads.MemberRecord | None]:
         found = await self.ctx.run(reads.members_by_ids(self.ctx.driver, ids, **self._kw()))

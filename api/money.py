@@ -330,12 +330,7 @@ async def member_ledger(
     ]
     return LedgerConnection(
         edges=edges,
-        page_info=PageInfo(
-            has_next_page=page.has_next,
-            has_previous_page=cursor is not None,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
-        ),
+        page_info=PageInfo.of([e.cursor for e in edges], has_next=page.has_next, after=cursor),
         total_count=page.total,
     )
 
@@ -420,12 +415,7 @@ class WithdrawalQuery:
         ]
         return OpenWithdrawalConnection(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=page.has_next,
-                has_previous_page=cursor is not None,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
+            page_info=PageInfo.of([e.cursor for e in edges], has_next=page.has_next, after=cursor),
             total_count=page.total,
         )
 

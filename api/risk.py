@@ -16,7 +16,7 @@ from strawberry.types import Info
 from api.limits import MAX_PAGE
 from api.loaders import Context
 from api.scalars import Money, PageInfo, check_range, decode_cursor, encode_cursor, field
-from graph import risk, riskdecisions
+from graph import risk
 
 MAX_MIN_SIZE = 1_000_000
 
@@ -145,13 +145,7 @@ class RiskFlag:
         " decided (a clearance releases them, a confirmation reverses them)."
     )
     async def frozen(self, info: Info[Context, None]) -> Money:
-        ctx = info.context
-        found = await ctx.run(
-            riskdecisions.flags_frozen(
-                ctx.driver, [str(self.id)], timeout=ctx.timeout, database=ctx.database
-            )
-        )
-        return Money(found.get(str(self.id), 0))
+        return Money(await info.context.loaders.frozen.load(str(self.id)))
 
     @classmethod
     def from_record(cls, f: risk.RiskFlag) -> RiskFlag:
@@ -244,11 +238,8 @@ class RiskQuery:
         ]
         return RiskFlagConnection(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=page.has_next,
-                has_previous_page=after_id is not None,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
+            page_info=PageInfo.of(
+                [e.cursor for e in edges], has_next=page.has_next, after=after_id
             ),
             total_count=page.total,
         )

@@ -146,11 +146,8 @@ class Member:
         edges = [MemberEdge(cursor=encode_cursor(str(n.id)), node=n) for n in nodes]
         return MemberConnection(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=page.has_next,
-                has_previous_page=after_id is not None,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
+            page_info=PageInfo.of(
+                [e.cursor for e in edges], has_next=page.has_next, after=after_id
             ),
             total_count=page.total,
         )

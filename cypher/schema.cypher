@@ -93,8 +93,10 @@ CALL (b, member_id, amount) {
 // Identity signals and risk flags (graph/risk.py, cypher/analytics/risk_*.cypher; docs/model.md
 // "Identity signals"): one (:Identifier) per (kind, value), shared by every member who uses it,
 // so MERGE never makes two and a member's identifiers are found by index; risk flags are
-// rebuilt whole by `downline risk refresh`, found by id and by kind.
+// recomputed by `downline risk refresh`, found by id and by kind; a flag is decided once, which
+// the decision's unique flag_id holds even against two admins at the same instant.
 CREATE CONSTRAINT identifier_kind_value IF NOT EXISTS
 FOR (i:Identifier) REQUIRE (i.kind, i.value) IS UNIQUE;
 CREATE CONSTRAINT risk_flag_id IF NOT EXISTS FOR (f:RiskFlag) REQUIRE f.id IS UNIQUE;
 CREATE INDEX risk_flag_kind IF NOT EXISTS FOR (f:RiskFlag) ON (f.kind);
+CREATE CONSTRAINT risk_decision_flag IF NOT EXISTS FOR (d:RiskDecision) REQUIRE d.flag_id IS UNIQUE;

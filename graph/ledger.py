@@ -43,22 +43,30 @@ MERGE (l:PayoutLedger {id: 'ledger'})
 SET l.locked_at = datetime()
 """
 
-# A member's frozen lines, given ``open_flags`` (the ids of the open flags naming it) and ``lines``
-# (its payouts that name a flag, and its reversals): a payout is frozen while a flag it names is
-# open and it has no reversal (of a refund, or of a confirmed flag).
-FROZEN_SUM = """
+# The rule of frozen money, once: given ``open_flags`` (ids of open flags naming a member) and
+# ``lines`` (its payouts that name a flag, and its reversals), ``frozen_lines`` are the payouts
+# that name an open flag and have no reversal (of a refund, or of a confirmed flag).
+FROZEN_LINES_OF = """
   WITH open_flags, lines,
        [r IN lines WHERE r.reversal | r.order_id + '|' + toString(r.tier) + '|P'] AS reversed
-  RETURN reduce(t = 0, p IN lines | t + CASE
-           WHEN NOT p.reversal AND NOT p.key IN reversed
-                AND any(x IN coalesce(p.frozen_by, []) WHERE x IN open_flags)
-           THEN p.amount ELSE 0 END) AS frozen
+  WITH [p IN lines WHERE NOT p.reversal AND NOT p.key IN reversed
+                         AND any(x IN coalesce(p.frozen_by, []) WHERE x IN open_flags)]
+       AS frozen_lines
 """
 
-# Every member's frozen amount (the payout batches): from the open flags, not the whole ledger.
+FROZEN_SUM = (
+    FROZEN_LINES_OF
+    + """
+  RETURN reduce(t = 0, p IN frozen_lines | t + p.amount) AS frozen
+"""
+)
+
+# Every member's frozen amount (the payout batches): from the open flags (few, scanned by their
+# label so the plan does not depend on the statistics), not the whole ledger.
 FROZEN_BALANCES = (
     """
-MATCH (f:RiskFlag) WHERE f.state IS NULL
+MATCH (f:RiskFlag) USING SCAN f:RiskFlag
+WHERE f.state IS NULL
 MATCH (f)-[:FLAGS]->(m)
 WITH m, collect(f.id) AS open_flags
 CALL (m, open_flags) {

@@ -30,7 +30,7 @@ from graph import risk
 from graph.audit import AuditEntry, record_async, require_reason
 from graph.db import read, write
 from graph.errors import BadInput, NotFound
-from graph.ledger import FROZEN_SUM, LOCK_LEDGER
+from graph.ledger import FROZEN_LINES_OF, FROZEN_SUM, LOCK_LEDGER
 
 CLEAR, CONFIRM = "risk_clear", "risk_confirm"
 """The audit actions."""
@@ -103,24 +103,26 @@ MATCH (f:RiskFlag {id: $flag_id}) USING INDEX SEEK f:RiskFlag(id)
 SET f.decided_at = $at
 """
 
-# The payouts a flag holds: those of its members that name it and have no reversal.
-FROZEN_LINES = """
+# The payouts a flag (open: decide() checked it) holds: graph/ledger.py's rule for it alone.
+FROZEN_LINES = (
+    """
 MATCH (f:RiskFlag {id: $flag_id}) USING INDEX SEEK f:RiskFlag(id)
 MATCH (f)-[:FLAGS]->(m)
 CALL (f, m) {
   MATCH (p:Payout) USING INDEX SEEK p:Payout(member_id)
   WHERE p.member_id = m.id AND (p.reversal OR f.id IN coalesce(p.frozen_by, []))
-  WITH collect(p) AS lines
-  WITH lines, [r IN lines WHERE r.reversal | r.order_id + '|' + toString(r.tier) + '|P'] AS gone
-  UNWIND lines AS p
-  WITH p, gone
-  WHERE NOT p.reversal AND NOT p.key IN gone
+  WITH [f.id] AS open_flags, collect(p) AS lines
+"""
+    + FROZEN_LINES_OF
+    + """
+  UNWIND frozen_lines AS p
   RETURN p
 }
 RETURN p.key AS key, p.member_id AS member_id, p.order_id AS order_id, p.tier AS tier,
        p.amount AS amount
 ORDER BY member_id, key
 """
+)
 
 # Per frozen payout, its reversal: keyed as a refund's reversal would be (exactly once either way).
 REVERSE = """
@@ -273,6 +275,8 @@ async def decide(
     try:
         return await write(driver, work, timeout=timeout, database=database)
     except ConstraintError as exc:
+        if "RiskDecision" in (exc.message or ""):  # a second decision, at the same instant
+            raise AlreadyDecided(f"risk flag {flag_id} is already decided") from exc
         raise SettlementRunning(
             "a settlement run began while the flag was being decided; decide it after the run"
         ) from exc

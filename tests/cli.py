@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,3 +23,11 @@ def downline(
         timeout=timeout,
         check=False,
     )
+
+
+def run_steps(steps: Sequence[Sequence[str]], env: dict[str, str]) -> None:
+    """Runs each ``downline`` command in order, as an operator would; the first that fails
+    fails the test with what it printed."""
+    for step in steps:
+        done = downline(*step, env=env)
+        assert done.returncode == 0, (step, done.stdout, done.stderr)

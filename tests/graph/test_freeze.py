@@ -409,3 +409,19 @@ def test_no_decision_while_a_settlement_runs(
     assert f"risk flag {FLAG} confirmed: -274.34 reversed (3 payout(s))" in said
     (record,) = audits(frozen)
     assert (record.actor, record.action) == ("carol", "risk_confirm")
+
+
+def test_a_flag_has_one_decision_record_whatever_its_state_says(
+    frozen: neo4j.Driver, arun: Callable[..., Any]
+) -> None:
+    # A decision another admin's transaction wrote while this one read the flag as open: the
+    # unique flag_id of RiskDecision refuses the second, and nothing of it is written.
+    frozen.execute_query(
+        "CREATE (:RiskDecision {id: 'risk-other', flag_id: $flag, decision: 'CLEARED'})",
+        flag=FLAG,
+    )
+    exc = refused(arun, confirm=True)
+    assert (exc.code, exc.message) == ("ALREADY_DECIDED", f"risk flag {FLAG} is already decided")
+    assert flag_state(arun) == (risk.OPEN, B_FEN + C_FEN)
+    assert payouts(frozen) == LINES
+    assert audits(frozen) == []

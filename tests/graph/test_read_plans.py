@@ -26,6 +26,8 @@ from graph import (
     payouts,
     platformgrowth,
     reads,
+    risk,
+    riskdecisions,
     withdrawals,
 )
 from tests.plans import assert_shape, explain, operators, render
@@ -44,6 +46,7 @@ MONEY_BY_MEMBER = [
     r"NodeIndexSeek RANGE INDEX a:Adjustment\(member_id\)",
     r"NodeIndexSeek RANGE INDEX x:Payment\(member_id\)",
 ]
+RISK_FLAG_BY_ID = r"NodeUniqueIndexSeek.* f:RiskFlag\(id\)"
 WITHDRAWALS_BY_MEMBER = r"NodeIndexSeek RANGE INDEX w:Withdrawal\(member_id\)"
 # A member's orders are expanded from the member, never sought by an Order index.
 BOUGHT_FROM_M = r"^(Optional)?Expand\(All\) \(m\)-\[\w+:BOUGHT\]->\(o\)"
@@ -157,6 +160,45 @@ CASES: dict[str, Case] = {
         lambda s: {"member_id": s.root_id},
         [WITHDRAWALS_BY_MEMBER],
     ),
+    # Finance's queue (graph/withdrawals.py): open requests by the state index, oldest first.
+    "open_withdrawals": Case(
+        withdrawals.OPEN_WITHDRAWALS,
+        lambda s: {
+            "open_states": list(ledger.OPEN_STATES),
+            "after_at": None,
+            "after_id": None,
+            "limit": 21,
+        },
+        [r"NodeIndexSeek RANGE INDEX w:Withdrawal\(state\)", BY_MEMBER_ID],
+    ),
+    "open_withdrawals_count": Case(
+        withdrawals.COUNT_OPEN,
+        lambda s: {"open_states": list(ledger.OPEN_STATES)},
+        [r"NodeIndexSeek RANGE INDEX w:Withdrawal\(state\)"],
+    ),
+    # Frozen money (graph/ledger.py, graph/riskdecisions.py): from the flags (few) to their
+    # members' payouts by the member_id index, never the whole ledger.
+    "frozen_balances": Case(
+        ledger.FROZEN_BALANCES, lambda s: {}, [r"^NodeByLabelScan f:RiskFlag$", PAYOUTS_BY_MEMBER]
+    ),
+    "flags_frozen": Case(
+        riskdecisions.FLAGS_FROZEN,
+        lambda s: {"ids": ["farm:0", "farm:1"]},
+        [RISK_FLAG_BY_ID, PAYOUTS_BY_MEMBER],
+    ),
+    "frozen_lines": Case(
+        riskdecisions.FROZEN_LINES,
+        lambda s: {"flag_id": "farm:0"},
+        [RISK_FLAG_BY_ID, PAYOUTS_BY_MEMBER],
+    ),
+    "risk_reverse": Case(
+        riskdecisions.REVERSE,
+        lambda s: {"keys": ["O|1|P"], "decision_id": "d", "flag_id": "f", "at": AFTER_REFRESH},
+        [r"NodeUniqueIndexSeek.* p:Payout\(key\)"],
+        allowed=[r"NodeUniqueIndexSeek.* r:Payout\(key\)"],
+    ),
+    # The risk view's drawing (graph/risk.py): the cluster's members by id.
+    "cluster_members": Case(risk.CLUSTER_MEMBERS, lambda s: {"ids": [s.leaf_id]}, [BY_MEMBER_ID]),
     "tier_payouts_member": Case(
         payouts.SUMMARY_MEMBER, lambda s: {**WINDOW, "member_id": s.root_id}, [PAYOUTS_BY_MEMBER]
     ),

@@ -23,7 +23,7 @@ from api.auth import Role, mint_token
 from contract.money import parse_yuan
 from contract.settings import Settings
 from tests import network
-from tests.cli import ROOT, downline
+from tests.cli import ROOT, downline, run_steps
 from tests.serving import app_url
 
 CHROMIUM = "/usr/bin/chromium"
@@ -89,9 +89,7 @@ def _seed(tmp_path: Path, env: dict[str, str]) -> None:
         ["settle", "--until", datetime.now(UTC).isoformat(timespec="seconds")],
         ["rollups", "refresh"],
     ]
-    for step in steps:
-        done = downline(*step, env=env)
-        assert done.returncode == 0, (step, done.stdout, done.stderr)
+    run_steps(steps, env)
 
 
 def _column(page: Page, selector: str) -> list[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +24,9 @@ from api.auth import Role, mint_token
 from contract.money import format_yuan, parse_yuan
 from contract.settings import Settings
 from tests import network
-from tests.cli import ROOT, downline
+from tests.cli import ROOT, run_steps
 from tests.serving import app_url
-from tests.web.test_dashboard import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, CST, SECRET
+from tests.web.test_dashboard import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, CST, SECRET, _when
 
 # A line R > A > B > C, every one an agent. (id, sponsor, days ago joined, name)
 MEMBERS = [
@@ -93,11 +93,6 @@ def _yuan(fen: int) -> str:
     return f"{'-' if fen < 0 else ''}¥{int(whole):,}.{cents}"
 
 
-def _when(days_ago: int) -> datetime:
-    day = datetime.now(CST).replace(hour=10, minute=0, second=0, microsecond=0)
-    return day - timedelta(days=days_ago)
-
-
 def _seed(tmp_path: Path, env: dict[str, str]) -> None:
     files = network.write(
         tmp_path,
@@ -118,9 +113,7 @@ def _seed(tmp_path: Path, env: dict[str, str]) -> None:
         ["settle", "--until", _when(20).isoformat(), "--actor", "ops"],
         ["settle", "--until", datetime.now(CST).isoformat(timespec="seconds"), "--actor", "ops"],
     ]
-    for step in steps:
-        done = downline(*step, env=env)
-        assert done.returncode == 0, (step, done.stdout, done.stderr)
+    run_steps(steps, env)
 
 
 def _post(client: httpx.Client, token: str, query: str, **variables: Any) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from contract.money import parse_yuan
 from contract.settings import Settings
 from graph.risk import flag_id
 from tests import network
-from tests.cli import ROOT, downline
+from tests.cli import ROOT, run_steps
 from tests.serving import app_url
 from tests.web.test_dashboard import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, SECRET, _when
 
@@ -117,9 +117,7 @@ def _seed(tmp_path: Path, env: dict[str, str]) -> None:
         ["settle", "--until", datetime.now(UTC).isoformat(timespec="seconds")],
         ["risk", "refresh"],
     ]
-    for step in steps:
-        done = downline(*step, env=env)
-        assert done.returncode == 0, (step, done.stdout, done.stderr)
+    run_steps(steps, env)
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ kill: start Neo4j again (it recovers from its transaction log), stop it cleanly,
 ``neo4j-admin database check`` through the launcher, start it, run the interrupted command again
 and compare with an uninterrupted run:
 
-- settlement: the ledger (every Payout line, run ids aside) identical line for line to the one
+- settlement: the ledger (every ledger line, run ids aside) identical line for line to the one
   an uninterrupted run to the same cutoff left. The runs are chained (cutoff k settles what
   became settleable since cutoff k - 1), so no reset is needed between kills;
 - load: before the re-run every order that exists is whole (its buyer, product and seller
@@ -43,8 +43,9 @@ from bench.scales import ROOT
 from contract.settings import Settings
 from graph import server
 from graph.db import apply_schema, clear, connect
+from graph.ledger import LINE
 
-DATE = "2026-12-02"
+DATE = "2026-12-03"
 RESULTS = ROOT / "bench" / "results"
 WORK = ROOT / "bench" / "data" / "drills"
 DATA = ROOT / "bench" / "data" / "2k"
@@ -177,7 +178,7 @@ def query(rig: Rig, cypher: str, **params: Any) -> list[dict[str, Any]]:
 
 
 def ledger(rig: Rig) -> Snapshot:
-    rows = query(rig, "MATCH (p:Payout) RETURN p {.*} AS p ORDER BY p.key")
+    rows = query(rig, f"MATCH (o:Order)-[l:PAID|REVERSED]->(m) RETURN {LINE} AS p ORDER BY p.key")
     return [{k: v for k, v in r["p"].items() if k != "run_id"} for r in rows]
 
 
@@ -393,7 +394,7 @@ class Report:
             f" {SETTLE_BATCH} orders, one at a time; the runs are chained over the year, so kill"
             " k interrupts the run to cutoff k. After the kill the ledger holds only lines of the"
             " uninterrupted ledger (no wrong or doubled line); after the re-run it is that ledger"
-            " line for line (every Payout property but `run_id`).",
+            " line for line (every field of a line but `run_id`).",
             "- **load**: `downline load --transactional` of the whole network into an empty"
             " graph. What the product promises (graph/loader.py): every batch of orders is one"
             " transaction and an order is created with its relationships, and the load is"

@@ -2,8 +2,9 @@
 
 ``python -m bench.readme`` rewrites what lies between the two marker comments in README.md from
 the newest bulk results (the largest scale of the latest day: the README headlines the biggest
-run) and, when there is one, the newest grown-store results; ``--check`` only compares and exits
-1 when README.md is not what the results say (tests/bench/test_readme.py runs it).
+run) and, when there are any, the newest write-path (``--write-path``) and grown-store results;
+``--check`` only compares and exits 1 when README.md is not what the results say
+(tests/bench/test_readme.py runs it).
 
 Cells that vary only by window (``subtreeRevenue``), by metric (``topInfluencers``) or by day
 (the grown store) are folded into one line with the range of their figures and the worst
@@ -263,12 +264,11 @@ def _heading(results: Results) -> str:
         for key, name in (("heap", "heap"), ("pagecache", "page cache"))
         if key in o
     )
-    store = (
-        f"Grown store ({o.get('days')} days replayed through transactions,"
-        f" {o.get('mutations_per_day')} GraphQL mutations a day)"
-        if results.kind == "grown"
-        else "Latest run"
-    )
+    store = {
+        "grown": f"Grown store ({o.get('days')} days replayed through transactions,"
+        f" {o.get('mutations_per_day')} GraphQL mutations a day)",
+        "write": "Write path only (import, settlement, rollups; `--write-path`)",
+    }.get(results.kind, "Latest run")
     return textwrap.fill(
         f"{store}: **{results.day}, SCALE={d['scale']}** ({int(o.get('members', 0)):,} members,"
         f" {int(o.get('orders', 0)):,} orders; {memory}{api}) on {where},"
@@ -283,9 +283,10 @@ def _heading(results: Results) -> str:
 
 
 def block(directory: Path = RESULTS) -> str:
-    """What goes between the markers: the bulk table, then the grown store's if there is one."""
+    """What goes between the markers: the bulk table, then the write path's and the grown
+    store's if there are any."""
     out: list[str] = []
-    for kind in ("bulk", "grown"):
+    for kind in ("bulk", "write", "grown"):
         found = newest(directory, kind)
         if found is None:
             continue

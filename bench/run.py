@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import http.client
 import json
 import os
@@ -58,6 +59,7 @@ T = TypeVar("T")
 BENCH = ROOT / "bench"
 CST = timezone(timedelta(hours=8))
 DAY_S = 86_400
+HOLD_DAYS = 7  # plans/default.toml, which the bench loads
 SEED = 1
 TOP_LIMIT = 20
 SAMPLE = 500  # members the throughput bodies rotate over
@@ -87,10 +89,50 @@ CALL () { MATCH (n) RETURN count(n) AS nodes }
 CALL () { MATCH ()-[r]->() RETURN count(r) AS relationships }
 CALL () { MATCH (m:Member) RETURN count(m) AS members }
 CALL () { MATCH (o:Order) RETURN count(o) AS orders }
-CALL () { MATCH (p:Payout) RETURN count(p) AS payouts }
+CALL () { MATCH ()-[p:PAID]->() RETURN count(p) AS payouts }
 CALL () { MATCH (r:SettlementRun) RETURN count(r) AS runs }
 RETURN nodes, relationships, members, orders, payouts, runs
 """
+
+NEXT_DAY_RUN = """
+MATCH (r:SettlementRun) WHERE r.cutoff = datetime($until) AND r.status = 'finished'
+RETURN r.orders_settled AS orders_settled, r.orders_reversed AS orders_reversed,
+       r.payouts AS payouts, r.reversals AS reversals
+"""
+
+# One day of the demo network is about this share of its orders (it spreads a year).
+NEXT_DAY_SHARE = 365
+
+
+def write_day_orders(source: Path, target: Path, cutoff: datetime, every: int) -> int:
+    """Every ``every``-th order of ``source`` again as a new order (id prefixed ``D``, not
+    refunded), paid in the day that a run at ``cutoff`` + 1 day makes settleable and a run at
+    ``cutoff`` did not; returns how many were written."""
+    start = cutoff - timedelta(days=HOLD_DAYS)
+    rows = 0
+    with (
+        source.open(encoding="utf-8", newline="") as src,
+        target.open("w", encoding="utf-8", newline="") as out,
+    ):
+        reader = csv.DictReader(src)
+        assert reader.fieldnames is not None
+        writer = csv.DictWriter(out, fieldnames=reader.fieldnames)
+        writer.writeheader()
+        for i, row in enumerate(reader):
+            if i % every:
+                continue
+            paid = start + timedelta(seconds=1 + rows * 7 % (DAY_S - 2))
+            writer.writerow(
+                {
+                    **row,
+                    "order_id": "D" + row["order_id"],
+                    "paid_at": paid.isoformat(),
+                    "refunded_at": "",
+                }
+            )
+            rows += 1
+    return rows
+
 
 SUBTREE_QUERY = """query Subtree($id: ID!, $from: DateTime, $to: DateTime, $depth: Int) {
   subtreeRevenue(memberId: $id, from: $from, to: $to, maxDepth: $depth) {
@@ -147,6 +189,9 @@ class Options:
     data_dir: Path = BENCH / "data"
     results_dir: Path = BENCH / "results"
     grown: bool = False
+    write_path: bool = False
+    """Only the write path: the import, settlement (the first run, its re-run, the next day)
+    and the rollups refresh, with Neo4j's memory; no reads, no API (results kind "write")."""
     days: int = scales.GROWN_DAYS
     mutations: int = scales.GROWN_MUTATIONS
 
@@ -181,12 +226,17 @@ class Bench:
     picks: dict[str, str] = field(default_factory=dict)
     failed: set[str] = field(default_factory=set)
     refresh_s: float | None = None
+    day_rows: int = 0
     naive_p50: dict[tuple[str, str], float] = field(default_factory=dict)
     api_measured: set[int] = field(default_factory=set)
     started: float = field(default_factory=time.monotonic)
 
     def __post_init__(self) -> None:
-        self.report = Report(self.options.scale.name, self.options.as_dict())
+        self.report = Report(
+            self.options.scale.name,
+            self.options.as_dict(),
+            kind="write" if self.options.write_path else "",
+        )
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -334,8 +384,20 @@ class Bench:
     # -- the steps ----------------------------------------------------------------------------
 
     def run(self) -> Report:
-        try:
-            for fn in (
+        writes = (
+            self.data,
+            self.read_floor,
+            self.start_neo4j,
+            self.load,
+            self.settle,
+            self.refresh,
+            self.next_day,
+            self.memory,
+        )
+        steps = (
+            writes
+            if self.options.write_path
+            else (
                 self.data,
                 self.read_floor,
                 self.start_neo4j,
@@ -348,8 +410,12 @@ class Bench:
                 self.subtree_http,
                 self.top_http,
                 self.throughput,
+                self.next_day,
                 self.memory,
-            ):
+            )
+        )
+        try:
+            for fn in steps:
                 self.run_step(fn)
         finally:
             self.stop()
@@ -588,6 +654,83 @@ class Bench:
                 not wrote,
                 f"run {again['run']}, counts {before} -> {after},"
                 f" tx log {log_before} -> {log_after}",
+            )
+
+    def next_day(self) -> None:
+        """A day of the platform after the first run, as operations run it: the day's new orders
+        (one in ``NEXT_DAY_SHARE`` of the network's, sampled from it, paid in the day that the
+        next cutoff makes settleable) through ``downline load --transactional`` into the full
+        store, then ``downline settle`` one day past the first cutoff, each timed as a whole
+        command (interpreter and driver start included), then that settlement again."""
+        with self.step("next day", "downline load --transactional", "settlement"):
+            assert self.net is not None
+            day_orders = self.work_path / "next-day-orders.csv"
+            rows = write_day_orders(
+                self.data_path / "orders.csv", day_orders, self.cutoff, NEXT_DAY_SHARE
+            )
+            stdout, seconds = self.command(
+                ["-m", "downline", "load", "--transactional", "--orders", str(day_orders)],
+                self.scale.load_timeout_s,
+            )
+            path = next((x for x in stdout.splitlines() if x.startswith("path: ")), "")
+            if path != "path: transactional":
+                raise RuntimeError(f"downline load took another path: {path or stdout[-300:]}")
+            per_s = rows / seconds
+            targets = (Target("rows/s", per_s, scales.DAY_LOAD_ROWS_S, True, "rows/s"),)
+            self.report.add(
+                Row(
+                    "next day",
+                    f"downline load --transactional ({rows:,} orders)",
+                    f"{seconds:.2f} s, {rate(per_s, 'rows')}",
+                    target=f"≥ {scales.DAY_LOAD_ROWS_S:,} rows/s",
+                    status=judged(targets),
+                    targets=targets,
+                    note=f"a day's orders into the store of {len(self.net.ids):,} members",
+                    data={"rows": rows, "seconds": seconds, "rows_per_s": per_s},
+                )
+            )
+            self.day_rows = rows
+        with self.step("next day", "downline settle", "next day"):
+            until = (self.cutoff + timedelta(days=1)).isoformat()
+            _, seconds = self.command(
+                ["-m", "downline", "settle", "--until", until], self.scale.settle_timeout_s
+            )
+            found = self.graph_query(NEXT_DAY_RUN, until=until)
+            if not found:
+                raise RuntimeError(f"downline settle --until {until} recorded no finished run")
+            run = found[0]
+            targets = (Target("seconds", seconds, scales.SETTLE_DAY_S),)
+            self.report.add(
+                Row(
+                    "next day",
+                    f"downline settle --until {until}",
+                    f"{run['orders_settled']:,} orders in {seconds:.2f} s",
+                    target=f"≤ {scales.SETTLE_DAY_S:.0f} s, CLI start included",
+                    status=judged(targets),
+                    targets=targets,
+                    note=f"{run['payouts']:,} payouts",
+                    data={**run, "seconds": seconds},
+                )
+            )
+            self.report.check(
+                "the next day's run settles the day's orders",
+                run["orders_settled"] == self.day_rows,
+                f"settled {run['orders_settled']}, loaded {self.day_rows}",
+            )
+            before = self.graph_query(COUNTS)[0]
+            _, again = self.command(
+                ["-m", "downline", "settle", "--until", until], self.scale.settle_timeout_s
+            )
+            after = self.graph_query(COUNTS)[0]
+            self.report.add(
+                Row(
+                    "next day",
+                    "downline settle again, same cutoff",
+                    f"{again:.2f} s",
+                    status=WRONG if before != after else "ok",
+                    note="wrote nothing" if before == after else f"WROTE: {before} -> {after}",
+                    data={"seconds": again, "counts_before": before, "counts_after": after},
+                )
             )
 
     def refresh(self) -> None:
@@ -1114,6 +1257,11 @@ def parse(argv: list[str]) -> Options:
         " settlement and refreshes (bench/grown.py).",
     )
     parser.add_argument(
+        "--write-path",
+        action="store_true",
+        help="Only the import, settlement and rollups refresh (results <date>-<scale>-write).",
+    )
+    parser.add_argument(
         "--days", type=int, default=scales.GROWN_DAYS, help="Days the grown store replays."
     )
     parser.add_argument(
@@ -1158,6 +1306,7 @@ def parse(argv: list[str]) -> Options:
         data_dir=args.data_dir,
         results_dir=args.results_dir,
         grown=args.grown,
+        write_path=args.write_path,
         days=args.days,
         mutations=args.mutations,
     )

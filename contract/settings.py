@@ -113,7 +113,8 @@ class Settings:
     settle_batch: int = 5_000
     """Orders per settlement transaction (tests make runs slow and interruptible with it)."""
     settle_concurrency: int = 2
-    """Settlement batches written at once: batches never conflict, so each core takes one."""
+    """Reversal batches written at once (each core takes one); payout batches run one at a
+    time (cypher/settlement/payouts.cypher says why)."""
     max_order_amount: int = MAX_AMOUNT
     """The largest order amount (and product price) a write accepts, in fen."""
     dev: bool = False

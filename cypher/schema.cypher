@@ -14,17 +14,17 @@ CREATE INDEX order_paid_at IF NOT EXISTS FOR (o:Order) ON (o.paid_at);
 CREATE INDEX order_refunded_at IF NOT EXISTS FOR (o:Order) ON (o.refunded_at);
 CREATE INDEX order_kind IF NOT EXISTS FOR (o:Order) ON (o.kind);
 
-// Settlement (graph/settlement.py, cypher/settlement/): plans, payouts keyed so a payout can
-// never be written twice, run records, the run lock (its existence is the lock), payout batches.
+// Settlement (graph/settlement.py, cypher/settlement/): plans, run records, the run lock (its
+// existence is the lock), payout batches. Its ledger lines are relationships from the order to
+// the member paid, (:Order)-[:PAID|REVERSED]->(:Member), reached by expanding from an order or
+// member found by the indexes here, so they need none of their own; the old ledger's :Payout
+// nodes and their indexes are gone (`downline db migrate`, cypher/migrations/ledger.cypher).
 CREATE CONSTRAINT plan_id IF NOT EXISTS FOR (p:Plan) REQUIRE p.id IS UNIQUE;
 CREATE CONSTRAINT plan_effective_from IF NOT EXISTS FOR (p:Plan) REQUIRE p.effective_from IS UNIQUE;
-CREATE CONSTRAINT payout_key IF NOT EXISTS FOR (p:Payout) REQUIRE p.key IS UNIQUE;
 CREATE CONSTRAINT settlement_run_id IF NOT EXISTS FOR (r:SettlementRun) REQUIRE r.id IS UNIQUE;
 CREATE CONSTRAINT settlement_lock_id IF NOT EXISTS FOR (l:SettlementLock) REQUIRE l.id IS UNIQUE;
 CREATE CONSTRAINT payout_batch_id IF NOT EXISTS FOR (b:PayoutBatch) REQUIRE b.id IS UNIQUE;
 CREATE CONSTRAINT payout_ledger_id IF NOT EXISTS FOR (l:PayoutLedger) REQUIRE l.id IS UNIQUE;
-CREATE INDEX payout_member_id IF NOT EXISTS FOR (p:Payout) ON (p.member_id);
-CREATE INDEX payout_run_id IF NOT EXISTS FOR (p:Payout) ON (p.run_id);
 CREATE INDEX order_settled_run IF NOT EXISTS FOR (o:Order) ON (o.settled_run);
 CREATE INDEX order_reversed_run IF NOT EXISTS FOR (o:Order) ON (o.reversed_run);
 // o.unsettled_since is the order's paid_at while it may still settle: every write path sets it,
@@ -53,10 +53,6 @@ CREATE CONSTRAINT rollup_state_key IF NOT EXISTS FOR (s:RollupState) REQUIRE s.k
 CREATE CONSTRAINT change_mark_key IF NOT EXISTS FOR (c:ChangeMark) REQUIRE c.key IS UNIQUE;
 CREATE INDEX rank_series_version IF NOT EXISTS FOR (s:RankSeries) ON (s.version);
 
-// Growth and compliance (graph/growth.py, graph/compliance.py, cypher/analytics/): windows on
-// a payout's paid_at (its order's) read the ledger by index.
-CREATE INDEX payout_paid_at IF NOT EXISTS FOR (p:Payout) ON (p.paid_at);
-
 // The audit trail (graph/audit.py): append-only records of admin actions, found by target and
 // by time.
 CREATE CONSTRAINT audit_record_id IF NOT EXISTS FOR (a:AuditRecord) REQUIRE a.id IS UNIQUE;
@@ -77,7 +73,9 @@ CREATE INDEX withdrawal_state IF NOT EXISTS FOR (w:Withdrawal) ON (w.state);
 CREATE CONSTRAINT payment_key IF NOT EXISTS FOR (p:Payment) REQUIRE p.key IS UNIQUE;
 CREATE INDEX payment_member_id IF NOT EXISTS FOR (p:Payment) ON (p.member_id);
 // Batches opened before payments existed linked the lines they paid, (:PayoutBatch)-[:PAYS]->
-// (:Payout); each becomes one payment per member, so what was paid is never paid again.
+// (:Payout); each becomes one payment per member, so what was paid is never paid again. This
+// reads the old ledger's :Payout nodes, so it runs before the ledger migration deletes them
+// (`downline db migrate` applies this file first; cypher/migrations/ledger.cypher says so too).
 MATCH (b:PayoutBatch)-[:PAYS]->(p:Payout)
 WITH b, p.member_id AS member_id, sum(p.amount) AS amount
 CALL (b, member_id, amount) {

@@ -19,7 +19,7 @@ from contract.rules import DEFAULT_RULES, Rules
 from graph.audit import AuditEntry, record_async, require_reason
 from graph.db import write
 from graph.errors import BadInput, NotFound
-from graph.ledger import LOCK_LEDGER, balance_in
+from graph.ledger import balance_in, lock_ledger
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ async def adjust_balance(
     reason = check_adjustment(amount, reason, actor, rules)
 
     async def work(tx: neo4j.AsyncManagedTransaction) -> Adjustment:
-        await (await tx.run(LOCK_LEDGER)).consume()
+        await lock_ledger(tx, "adjust the balance")
         if await (await tx.run(MEMBER_EXISTS, member_id=member_id)).single() is None:
             raise NotFound(f"member {member_id} does not exist")
         before = await balance_in(tx, member_id)

@@ -2,11 +2,11 @@
 longer than three tiers (domain.md: recruiting pay, team pay and chains over three levels are
 what regulators look for).
 
-Income is the payout ledger netted (a reversal cancels its payout, and carries its order's
-``paid_at``), in [start, end) on the order's ``paid_at``. Shares are integer basis points of
-integer fen, rounded down, and 0 when there is no income to share. Manual adjustments are not
-earned income: they are shown apart (``adjustments``, signed, booked in [start, end) on their
-own time) and count in no share.
+Income is the payout ledger netted: the PAID lines of the orders paid in [start, end) and the
+REVERSED lines that cancel them (a line has no date of its own: it is its order's ``paid_at``).
+Shares are integer basis points of integer fen, rounded down, and 0 when there is no income to
+share. Manual adjustments are not earned income: they are shown apart (``adjustments``, signed,
+booked in [start, end) on their own time) and count in no share.
 """
 
 from __future__ import annotations
@@ -125,29 +125,37 @@ class PlatformCompliance:
     """Net manual adjustments (fen, signed) booked in the window: not earned income."""
 
 
-# A member's lines are found by member_id, the platform's by the window on paid_at: named
-# indexes, so the plan does not depend on the statistics (docs/model.md, "Query plans"). Every
-# other node is a unique-key seek (the order) or reached by expansion, without a label.
-_MEMBER_PAYOUTS = """
-MATCH (p:Payout) USING INDEX SEEK p:Payout(member_id)
-WHERE p.member_id = $member_id AND p.paid_at >= $start AND p.paid_at < $end
+# A line is (o)-[l:PAID|REVERSED]->(m). A member's lines are expanded from the member (its id,
+# a unique key), the platform's from the orders of the window on paid_at: named indexes, so the
+# plan does not depend on the statistics (docs/model.md, "Query plans"). Every other node is
+# reached by expansion, without a label.
+def _member_lines(types: str) -> str:
+    return f"""
+MATCH (m:Member {{id: $member_id}}) USING INDEX SEEK m:Member(id)
+MATCH (m)<-[l:{types}]-(o)
+WHERE o.paid_at >= $start AND o.paid_at < $end
 """
 
-_PLATFORM_PAYOUTS = """
-MATCH (p:Payout) USING INDEX SEEK p:Payout(paid_at)
-WHERE p.paid_at >= $start AND p.paid_at < $end
+
+def _platform_lines(types: str) -> str:
+    return f"""
+MATCH (o:Order) USING INDEX SEEK o:Order(paid_at)
+WHERE o.paid_at >= $start AND o.paid_at < $end AND o.settled_run IS NOT NULL
+MATCH (o)-[l:{types}]->(m)
 """
+
+
+_LINES = "PAID|REVERSED"
 
 # Per member first, so the flags and the platform totals come from the same sums. The rules
 # (income, payee, violation) are sections of cypher/analytics/compliance.cypher, written once.
 _PER_MEMBER = f"""
-OPTIONAL MATCH (o:Order {{id: p.order_id}}) USING INDEX SEEK o:Order(id)
-WITH p.member_id AS member_id,
+WITH m.id AS member_id,
 {section(COMPLIANCE_FILE, "income")}
 """
 
 MEMBER_INCOME = (
-    _MEMBER_PAYOUTS
+    _member_lines(_LINES)
     + _PER_MEMBER
     + """
 RETURN total, gift_package, retail, team_pay, self_purchase
@@ -155,7 +163,7 @@ RETURN total, gift_package, retail, team_pay, self_purchase
 )
 
 PLATFORM_INCOME = (
-    _PLATFORM_PAYOUTS
+    _platform_lines(_LINES)
     + _PER_MEMBER
     + """
 RETURN coalesce(sum(total), 0) AS total, coalesce(sum(gift_package), 0) AS gift_package,
@@ -166,7 +174,7 @@ RETURN coalesce(sum(total), 0) AS total, coalesce(sum(gift_package), 0) AS gift_
 )
 
 FLAGGED = (
-    _PLATFORM_PAYOUTS
+    _platform_lines(_LINES)
     + _PER_MEMBER
     + """
 WITH member_id, total, gift_package, retail, team_pay, self_purchase,
@@ -183,19 +191,18 @@ RETURN size(rows) AS flagged, rows[..$limit] AS rows
 """
 )
 
-# Walking up from the order's first tier costs two hops per payout. The check reads today's
-# tree: a payout made before an admin transfer of its chain is reported, and worth a look.
-# With a $viewer (a member token's member), a violation is listed only when it names nobody
-# outside the viewer's downline: its order's buyer or seller and the member the rules now put
-# at its tier are the viewer or below it (a walk up from each, bounded by the tree's depth, and
-# only for the few payouts in violation: CASE evaluates one branch). It is still counted.
+# Only PAID lines are checked (a REVERSED line mirrors its PAID line). Walking up from the
+# order's first tier costs two hops per line. The check reads today's tree: a payout made
+# before an admin transfer of its chain is reported, and worth a look. With a $viewer (a member
+# token's member), a violation is listed only when it names nobody outside the viewer's
+# downline: its order's buyer or seller and the member the rules now put at its tier are the
+# viewer or below it (a walk up from each, bounded by the tree's depth, and only for the few
+# payouts in violation: CASE evaluates one branch). It is still counted.
 _PATH_CHECK = f"""
-  AND NOT p.reversal
-OPTIONAL MATCH (o:Order {{id: p.order_id}}) USING INDEX SEEK o:Order(id)
 {section(COMPLIANCE_FILE, "payee")}
-WITH p, buyer, seller, at_tier,
+WITH o, l, m, buyer, seller, at_tier,
 {section(COMPLIANCE_FILE, "violation")} AS reason
-WITH p, at_tier.id AS expected, reason,
+WITH o, l, m, at_tier.id AS expected, reason,
      CASE WHEN reason IS NULL THEN false
           WHEN $viewer IS NULL THEN true
           ELSE (at_tier IS NULL
@@ -203,15 +210,17 @@ WITH p, at_tier.id AS expected, reason,
                AND (EXISTS {{ (buyer)-[:SPONSORED_BY*0..]->(v) WHERE v.id = $viewer }}
                     OR EXISTS {{ (seller)-[:SPONSORED_BY*0..]->(v) WHERE v.id = $viewer }})
      END AS shown
-ORDER BY p.order_id, p.tier
-WITH count(p) AS checked, coalesce(max(p.tier), 0) AS max_tier, count(reason) AS violations,
-     collect(CASE WHEN shown THEN {{order_id: p.order_id, member_id: p.member_id,
-             tier: p.tier, expected: expected, reason: reason}} END) AS bad
+ORDER BY o.id, l.tier
+WITH count(l) AS checked, coalesce(max(l.tier), 0) AS max_tier, count(reason) AS violations,
+     collect(CASE WHEN shown THEN {{order_id: o.id, member_id: m.id,
+             tier: l.tier, expected: expected, reason: reason}} END) AS bad
 RETURN checked, max_tier, violations, bad[..$limit] AS listed
 """
 
-MEMBER_PATHS = _MEMBER_PAYOUTS + _PATH_CHECK
-PATHS = _PLATFORM_PAYOUTS + _PATH_CHECK
+# A member's lines are expanded as everywhere else (PAID|REVERSED) and its PAID ones kept: a
+# member has few reversals, and every member read then has one plan shape.
+MEMBER_PATHS = _member_lines(_LINES) + "  AND type(l) = 'PAID'\n" + _PATH_CHECK
+PATHS = _platform_lines("PAID") + _PATH_CHECK
 
 MEMBER_ADJUSTMENTS = """
 MATCH (a:Adjustment) USING INDEX SEEK a:Adjustment(member_id)

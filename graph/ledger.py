@@ -1,9 +1,10 @@
 """A member's money: its ledger lines, its balance, what is pending, and its statement.
 
-Every read of the ledger a member or finance sees lives here (issue 12 may change the ledger's
-shape; only this module and the writers then change). A ledger line is a payout or a reversal
-(``:Payout``, written by settlement) or an adjustment (``:Adjustment``, written by an admin);
-a payout batch pays a member by a ``:Payment`` of an amount. So:
+Every read of the ledger a member or finance sees lives here. A ledger line is a payout or a
+reversal, written by settlement as a relationship from the order to the member paid,
+``(:Order)-[:PAID|REVERSED {tier, amount}]->(:Member)`` (the reversal's amount negative; all else
+is read from the order: ``LINE``), or an adjustment (``:Adjustment``, written by an admin); a
+payout batch pays a member by a ``:Payment`` of an amount. So:
 
 - balance = Σ ledger lines − Σ payments (it goes negative when a reversal follows a payment);
 - withdrawing = Σ open withdrawals (requested or approved, not yet paid);
@@ -28,9 +29,11 @@ from functools import cache
 from typing import Any
 
 import neo4j
+from neo4j.exceptions import ConstraintError
 
 from graph import payrules
 from graph.db import read
+from graph.errors import BadInput
 
 EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
 LATEST = datetime(9999, 12, 30, tzinfo=UTC)
@@ -42,6 +45,66 @@ LOCK_LEDGER = """
 MERGE (l:PayoutLedger {id: 'ledger'})
 SET l.locked_at = datetime()
 """
+
+# A money write that reads a balance keeps settlement out while it runs: settlement inserts
+# lines into members' relationship chains, and on Neo4j 5.26 a read of a chain another
+# transaction is inserting into may miss or repeat lines (neo4j/neo4j#13741; docs/model.md,
+# "The ledger's shape"). Creating the run lock's node (and deleting it again) in this transaction
+# holds its unique key until it commits: a run that begins meanwhile waits, one that began first
+# makes it fail.
+SETTLEMENT_RUN = "OPTIONAL MATCH (l:SettlementLock {id: 'settlement'}) RETURN l.run_id AS running"
+HOLD_SETTLEMENT = """
+CREATE (l:SettlementLock {id: 'settlement', run_id: $holder})
+DELETE l
+"""
+
+
+class SettlementRunning(BadInput):
+    """A settlement run holds its lock: money that depends on a balance waits for it."""
+
+    code = "SETTLEMENT_RUNNING"
+
+
+def _running(what: str, run_id: str | None) -> SettlementRunning:
+    which = f"settlement run {run_id} is" if run_id else "a settlement run began and is"
+    return SettlementRunning(f"{which} running; {what} after it finished (nothing was written)")
+
+
+async def lock_ledger(tx: neo4j.AsyncManagedTransaction, what: str) -> None:
+    """LOCK_LEDGER, then keeps settlement out until ``tx`` ends; raises SettlementRunning
+    (``what``: what to do again, e.g. "request the withdrawal") while a run holds its lock."""
+    await (await tx.run(LOCK_LEDGER)).consume()
+    row = await (await tx.run(SETTLEMENT_RUN)).single(strict=True)
+    if row["running"] is not None:
+        raise _running(what, row["running"])
+    try:
+        await (await tx.run(HOLD_SETTLEMENT, holder=f"money:{what}")).consume()
+    except ConstraintError as exc:
+        raise _running(what, None) from exc
+
+
+def lock_ledger_sync(tx: neo4j.ManagedTransaction, what: str) -> None:
+    """``lock_ledger`` for the batch commands' synchronous transactions."""
+    tx.run(LOCK_LEDGER).consume()
+    row = tx.run(SETTLEMENT_RUN).single(strict=True)
+    if row["running"] is not None:
+        raise _running(what, row["running"])
+    try:
+        tx.run(HOLD_SETTLEMENT, holder=f"money:{what}").consume()
+    except ConstraintError as exc:
+        raise _running(what, None) from exc
+
+
+# A payout or reversal line ``l`` of order ``o`` to member ``m`` as a map with every field a line
+# has (docs/model.md, "The ledger"): the line itself holds only its tier and signed amount (and,
+# rarely, what froze or reversed it), so what the order already knows is read from the order.
+LINE = """{key: o.id + '|' + toString(l.tier) + CASE type(l) WHEN 'PAID' THEN '|P' ELSE '|R' END,
+ order_id: o.id, member_id: m.id, tier: l.tier, kind: o.kind, amount: l.amount,
+ reversal: type(l) = 'REVERSED',
+ run_id: CASE type(l) WHEN 'PAID' THEN o.settled_run
+         ELSE coalesce(l.decision_id, o.reversed_run) END,
+ paid_at: o.paid_at, frozen_by: l.frozen_by, flag_id: l.flag_id, at: l.at,
+ reverses: CASE type(l) WHEN 'REVERSED' THEN o.id + '|' + toString(l.tier) + '|P' END}"""
 
 # The rule of frozen money, once: given ``open_flags`` (ids of open flags naming a member) and
 # ``lines`` (its payouts that name a flag, and its reversals), ``frozen_lines`` are the payouts
@@ -70,9 +133,11 @@ WHERE f.state IS NULL
 MATCH (f)-[:FLAGS]->(m)
 WITH m, collect(f.id) AS open_flags
 CALL (m, open_flags) {
-  MATCH (p:Payout) USING INDEX SEEK p:Payout(member_id)
-  WHERE p.member_id = m.id AND (p.frozen_by IS NOT NULL OR p.reversal)
-  WITH open_flags, collect(p) AS lines
+  MATCH (m)<-[l:PAID|REVERSED]-(o)
+  WHERE l.frozen_by IS NOT NULL OR type(l) = 'REVERSED'
+  WITH open_flags, collect("""
+    + LINE
+    + """) AS lines
 """
     + FROZEN_SUM
     + """
@@ -86,9 +151,9 @@ RETURN member_id, frozen
 BALANCE = (
     """
 CALL () {
-  MATCH (p:Payout) USING INDEX SEEK p:Payout(member_id)
-  WHERE p.member_id = $member_id
-  RETURN coalesce(sum(p.amount), 0) AS earned
+  OPTIONAL MATCH (m:Member {id: $member_id}) USING INDEX SEEK m:Member(id)
+  OPTIONAL MATCH (m)<-[l:PAID|REVERSED]-()
+  RETURN coalesce(sum(l.amount), 0) AS earned
 }
 CALL () {
   MATCH (a:Adjustment) USING INDEX SEEK a:Adjustment(member_id)
@@ -107,11 +172,12 @@ CALL () {
 }
 CALL () {
   OPTIONAL MATCH (m:Member {id: $member_id}) USING INDEX SEEK m:Member(id)
-  WITH coalesce([(m)<-[:FLAGS]-(f) WHERE f.state IS NULL | f.id], []) AS open_flags
-  OPTIONAL MATCH (p:Payout) USING INDEX SEEK p:Payout(member_id)
-  WHERE p.member_id = $member_id AND size(open_flags) > 0
-    AND (p.frozen_by IS NOT NULL OR p.reversal)
-  WITH open_flags, collect(p) AS lines
+  WITH m, coalesce([(m)<-[:FLAGS]-(f) WHERE f.state IS NULL | f.id], []) AS open_flags
+  OPTIONAL MATCH (m)<-[l:PAID|REVERSED]-(o)
+  WHERE size(open_flags) > 0 AND (l.frozen_by IS NOT NULL OR type(l) = 'REVERSED')
+  WITH open_flags, collect(CASE WHEN l IS NOT NULL THEN """
+    + LINE
+    + """ END) AS lines
 """
     + FROZEN_SUM
     + """
@@ -123,8 +189,9 @@ RETURN earned, adjusted, paid, withdrawing, open, frozen
 # The whole ledger, once: only payout batches read it.
 BALANCES = """
 CALL () {
-  MATCH (p:Payout)
-  RETURN p.member_id AS member_id, p.amount AS amount
+  MATCH (m:Member) USING SCAN m:Member
+  MATCH (m)<-[l:PAID|REVERSED]-()
+  RETURN m.id AS member_id, l.amount AS amount
   UNION ALL
   MATCH (a:Adjustment)
   RETURN a.member_id AS member_id, a.amount AS amount
@@ -139,10 +206,14 @@ ORDER BY member_id
 """
 
 # One member's entries: its ledger lines, and with $payments its payments (negative).
-ENTRIES = """
+ENTRIES = (
+    """
 CALL () {
-  MATCH (p:Payout) USING INDEX SEEK p:Payout(member_id)
-  WHERE p.member_id = $member_id
+  MATCH (m:Member {id: $member_id}) USING INDEX SEEK m:Member(id)
+  MATCH (m)<-[l:PAID|REVERSED]-(o)
+  WITH """
+    + LINE
+    + """ AS p
   OPTIONAL MATCH (r:SettlementRun {id: p.run_id})
   RETURN p.key AS key, p.kind AS kind, p.order_id AS order_id, p.tier AS tier,
          p.amount AS amount, p.reversal AS reversal, p.run_id AS run_id,
@@ -163,6 +234,7 @@ CALL () {
 WITH key, kind, order_id, tier, amount, reversal, run_id, reference, at, reason,
      at.epochMillis AS ms
 """
+)
 
 PAGE = (
     ENTRIES

@@ -95,28 +95,59 @@ class TierPayoutSummary:
 
 
 # Every ledger read starts from a named index (docs/model.md, "Query plans"): one member's lines
-# by member_id, one run's by run_id, a window on paid_at (its order's; every line has one, and
-# an open end is the widest DateTime value). Only the balances read the whole ledger, once.
+# by expansion from the member (Member(id)), one run's from the orders it settled or reversed
+# (Order(settled_run), Order(reversed_run)), a window from the orders paid in it
+# (Order(paid_at); an open end is the widest DateTime value). Only the balances read the whole
+# ledger, once.
 _EXPORT_LINES = """
-RETURN p.order_id AS order_id, p.member_id AS member_id, p.tier AS tier, p.kind AS kind,
-       p.amount AS amount, p.reversal AS reversal, p.run_id AS run_id
-ORDER BY order_id, tier, reversal
+RETURN o.id AS order_id, m.id AS member_id, l.tier AS tier, o.kind AS kind,
+       l.amount AS amount, type(l) = 'REVERSED' AS reversal,
+       CASE type(l) WHEN 'PAID' THEN o.settled_run
+            ELSE coalesce(l.decision_id, o.reversed_run) END AS run_id
 """
 
 EXPORT = (
     """
-MATCH (p:Payout) USING INDEX SEEK p:Payout(paid_at)
-WHERE p.paid_at >= $start AND p.paid_at < $end
+MATCH (o:Order) USING INDEX SEEK o:Order(paid_at)
+WHERE o.paid_at >= $start AND o.paid_at < $end AND o.settled_run IS NOT NULL
+MATCH (o)-[l:PAID|REVERSED]->(m)
 """
     + _EXPORT_LINES
+    + "ORDER BY order_id, tier, reversal"
 )
 
+# A run's lines: the payouts of the orders it settled, the reversals of the orders it reversed,
+# and, for a risk decision's id, the reversals that decision wrote.
 EXPORT_RUN = (
     """
-MATCH (p:Payout) USING INDEX SEEK p:Payout(run_id)
-WHERE p.run_id = $run_id AND p.paid_at >= $start AND p.paid_at < $end
+CALL () {
+  MATCH (o:Order) USING INDEX SEEK o:Order(settled_run)
+  WHERE o.settled_run = $run_id AND o.paid_at >= $start AND o.paid_at < $end
+  MATCH (o)-[l:PAID]->(m)
 """
     + _EXPORT_LINES
+    + """
+  UNION ALL
+  MATCH (o:Order) USING INDEX SEEK o:Order(reversed_run)
+  WHERE o.reversed_run = $run_id AND o.paid_at >= $start AND o.paid_at < $end
+  MATCH (o)-[l:REVERSED]->(m)
+  WHERE l.decision_id IS NULL
+"""
+    + _EXPORT_LINES
+    + """
+  UNION ALL
+  MATCH (d:RiskDecision) USING SCAN d:RiskDecision
+  WHERE d.id = $run_id
+  MATCH (d)-[:DECIDES]->()-[:FLAGS]->(m)
+  MATCH (m)<-[l:REVERSED]-(o)
+  WHERE l.decision_id = $run_id AND o.paid_at >= $start AND o.paid_at < $end
+"""
+    + _EXPORT_LINES
+    + """
+}
+RETURN order_id, member_id, tier, kind, amount, reversal, run_id
+ORDER BY order_id, tier, reversal
+"""
 )
 
 EXPORT_ADJUSTMENTS = """
@@ -160,17 +191,19 @@ SET w.state = 'PAID', w.paid_at = $at, w.batch_id = $batch_id
 """
 
 SUMMARY_MEMBER = """
-MATCH (p:Payout) USING INDEX SEEK p:Payout(member_id)
-WHERE p.member_id = $member_id AND p.paid_at >= $start AND p.paid_at < $end
-RETURN p.tier AS tier, p.kind AS kind, sum(p.amount) AS amount,
-       sum(CASE WHEN p.reversal THEN -1 ELSE 1 END) AS count
+MATCH (m:Member {id: $member_id}) USING INDEX SEEK m:Member(id)
+MATCH (m)<-[l:PAID|REVERSED]-(o)
+WHERE o.paid_at >= $start AND o.paid_at < $end
+RETURN l.tier AS tier, o.kind AS kind, sum(l.amount) AS amount,
+       sum(CASE type(l) WHEN 'REVERSED' THEN -1 ELSE 1 END) AS count
 """
 
 SUMMARY_PLATFORM = """
-MATCH (p:Payout) USING INDEX SEEK p:Payout(paid_at)
-WHERE p.paid_at >= $start AND p.paid_at < $end
-RETURN p.tier AS tier, p.kind AS kind, sum(p.amount) AS amount,
-       sum(CASE WHEN p.reversal THEN -1 ELSE 1 END) AS count
+MATCH (o:Order) USING INDEX SEEK o:Order(paid_at)
+WHERE o.paid_at >= $start AND o.paid_at < $end AND o.settled_run IS NOT NULL
+MATCH (o)-[l:PAID|REVERSED]->()
+RETURN l.tier AS tier, o.kind AS kind, sum(l.amount) AS amount,
+       sum(CASE type(l) WHEN 'REVERSED' THEN -1 ELSE 1 END) AS count
 """
 
 RETAINED = """
@@ -292,7 +325,7 @@ def open_batch(
     new_id = batch_id or f"batch-{when.astimezone(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
 
     def work(tx: neo4j.ManagedTransaction) -> tuple[list[BatchLine], list[Unpaid]]:
-        tx.run(LOCK_LEDGER).consume()
+        ledger.lock_ledger_sync(tx, "open the payout batch")
         due, unpaid = _due(tx, minimum)
         if not due:
             return [], unpaid

@@ -11,7 +11,8 @@ and these reads are built from the same text, so a rule is written once.
 - ``shares`` (payouts.cypher): needs ``o, plan`` (a Plan node or a map with its fields);
   yields ``o, plan, pool, tier, m, share, eligible``, one row per tier the plan pays.
 - ``refunded`` (reversals.cypher): yields ``o``: settled orders a run at ``$cutoff`` reverses.
-- ``reversed`` (reversals.cypher): needs ``o``; yields ``tier, p``: each payout to negate.
+- ``reversed`` (reversals.cypher): needs ``o``; yields ``p, m``: each payout line
+  (``(o)-[p:PAID]->(m)``) that no reversal negates yet.
 """
 
 from __future__ import annotations

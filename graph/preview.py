@@ -56,13 +56,13 @@ REVERSE = f"""
 {payrules.REFUNDED_ORDERS}
 CALL (o) {{
 {payrules.REVERSED_PAYOUTS}
-  RETURN collect({{tier: p.tier, member_id: p.member_id, amount: -p.amount}}) AS tiers
+  RETURN collect({{tier: p.tier, member_id: m.id, amount: -p.amount}}) AS tiers
 }}
 RETURN o.id AS order_id, o.kind AS kind, coalesce(o.buyer_id = o.seller_id, false) AS own,
        tiers
 """
 
-# The committed side: an order's payout lines by their unique keys (reversed orders are left
+# The committed side: an order's payout lines, expanded from the order (reversed orders are left
 # out on both sides, since they net to zero under any plan).
 CANDIDATE = f"""
 MATCH (o:Order) USING INDEX SEEK o:Order(paid_at)
@@ -74,9 +74,8 @@ CALL (o, plan) {{
 {_TIER_ROWS}
 }}
 CALL (o) {{
-  UNWIND [1, 2, 3] AS tier
-  MATCH (p:Payout {{key: o.id + '|' + toString(tier) + '|P'}})
-  RETURN collect({{tier: p.tier, member_id: p.member_id, amount: p.amount}}) AS committed
+  MATCH (o)-[p:PAID]->(m)
+  RETURN collect({{tier: p.tier, member_id: m.id, amount: p.amount}}) AS committed
 }}
 RETURN o.id AS order_id, o.kind AS kind, coalesce(o.buyer_id = o.seller_id, false) AS own,
        pool, tiers, o.retained AS committed_retained, committed

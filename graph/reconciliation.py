@@ -24,7 +24,9 @@ class Reconciliation:
     orders_settled: int
     orders_reversed: int
     payouts: int
+    """PAID lines, (:Order)-[:PAID]->(:Member)."""
     reversals: int
+    """REVERSED lines, (:Order)-[:REVERSED]->(:Member)."""
     violations: tuple[Violation, ...]
 
     @property

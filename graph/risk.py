@@ -278,13 +278,14 @@ def farms(rows: Sequence[dict[str, Any]]) -> list[RiskFlag]:
     return flags
 
 
-# A flag an admin decided, or one that froze payouts (a payout names it in frozen_by), is
-# history: the refresh keeps it. Every other flag is recomputed.
+# A flag an admin decided, or one that froze payouts (a PAID line to one of its members names
+# it in frozen_by), is history: the refresh keeps it. Every other flag is recomputed. The lines
+# are expanded from the flag's members, never sought.
 DELETE_FLAGS = """
 MATCH (f:RiskFlag)
 WHERE f.state IS NULL AND NOT EXISTS {
-  MATCH (f)-[:FLAGS]->(m)
-  MATCH (p:Payout) WHERE p.member_id = m.id AND f.id IN p.frozen_by
+  MATCH (f)-[:FLAGS]->(m)<-[l:PAID]-()
+  WHERE f.id IN l.frozen_by
 }
 DETACH DELETE f
 """

@@ -2,13 +2,14 @@
 (what it froze is reversed), once, with a reason, audited.
 
 Freezing edits no ledger line. With a plan's ``freeze_flagged``, settlement writes a flagged
-member's payout as ever and sets, once, at its creation, ``frozen_by``: the ids of the open flags
-naming the member (cypher/settlement/payouts.cypher). A payout is frozen while a flag it names is
-open and it has no reversal (graph/ledger.py reads it that way: out of available and payout
-batches). A decision sets the flag's ``state`` (the flag is a finding, not a ledger line) and
-writes a ``(:RiskDecision)-[:DECIDES]->(:RiskFlag)`` record; a confirmation adds, per frozen
-payout, a reversal line ``(:Payout:RiskReversal {key: '<order>|<tier>|R', reverses})``: the same
-key a refund's reversal takes, so an order refunded later is never reversed twice.
+member's payout line ``(:Order)-[:PAID]->(:Member)`` as ever and sets, once, at its creation,
+``frozen_by``: the ids of the open flags naming the member (cypher/settlement/payouts.cypher). A
+payout is frozen while a flag it names is open and it has no reversal (graph/ledger.py reads it
+that way: out of available and payout batches). A decision sets the flag's ``state`` (the flag is
+a finding, not a ledger line) and writes a ``(:RiskDecision)-[:DECIDES]->(:RiskFlag)`` record; a
+confirmation adds, per frozen payout, the reversal line of its order and tier,
+``(:Order)-[:REVERSED {tier, amount, decision_id, flag_id, at}]->(:Member)``: an order and tier
+have one reversal at most, so an order refunded later is never reversed twice for that tier.
 
 Decisions lock the ledger (one after another, each sees the last one's state) and are refused
 while a settlement run holds its lock, so a run never freezes for a flag decided under it.
@@ -30,7 +31,7 @@ from graph import risk
 from graph.audit import AuditEntry, record_async, require_reason
 from graph.db import read, write
 from graph.errors import BadInput, NotFound
-from graph.ledger import FROZEN_LINES_OF, FROZEN_SUM, LOCK_LEDGER
+from graph.ledger import FROZEN_LINES_OF, FROZEN_SUM, LINE, LOCK_LEDGER, SettlementRunning
 
 CLEAR, CONFIRM = "risk_clear", "risk_confirm"
 """The audit actions."""
@@ -38,12 +39,6 @@ CLEAR, CONFIRM = "risk_clear", "risk_confirm"
 
 class AlreadyDecided(BadInput):
     code = "ALREADY_DECIDED"
-
-
-class SettlementRunning(BadInput):
-    """A settlement run holds its lock: decide after it finished."""
-
-    code = "SETTLEMENT_RUNNING"
 
 
 @dataclass(frozen=True)
@@ -67,7 +62,7 @@ class RiskDecision:
     frozen: int
     """What the flag held frozen when it was decided, fen."""
     lines: tuple[FrozenLine, ...]
-    """Those payouts; a confirmation reversed each of them."""
+    """Those payouts (PAID lines); a confirmation reversed each of them."""
 
     @property
     def reversed(self) -> int:
@@ -103,16 +98,26 @@ MATCH (f:RiskFlag {id: $flag_id}) USING INDEX SEEK f:RiskFlag(id)
 SET f.decided_at = $at
 """
 
+# A flagged member's lines that may be frozen for the flag ``f``: its reversals, and its payouts
+# that name ``f``, each as graph/ledger.py's LINE map (what FROZEN_LINES_OF reads), expanded from
+# the member.
+_LINES_OF_FLAG = (
+    """
+  MATCH (m)<-[l:PAID|REVERSED]-(o)
+  WHERE type(l) = 'REVERSED' OR f.id IN coalesce(l.frozen_by, [])
+  WITH [f.id] AS open_flags, collect("""
+    + LINE
+    + """) AS lines
+"""
+)
+
 # The payouts a flag (open: decide() checked it) holds: graph/ledger.py's rule for it alone.
 FROZEN_LINES = (
     """
 MATCH (f:RiskFlag {id: $flag_id}) USING INDEX SEEK f:RiskFlag(id)
 MATCH (f)-[:FLAGS]->(m)
-CALL (f, m) {
-  MATCH (p:Payout) USING INDEX SEEK p:Payout(member_id)
-  WHERE p.member_id = m.id AND (p.reversal OR f.id IN coalesce(p.frozen_by, []))
-  WITH [f.id] AS open_flags, collect(p) AS lines
-"""
+CALL (f, m) {"""
+    + _LINES_OF_FLAG
     + FROZEN_LINES_OF
     + """
   UNWIND frozen_lines AS p
@@ -124,16 +129,18 @@ ORDER BY member_id, key
 """
 )
 
-# Per frozen payout, its reversal: keyed as a refund's reversal would be (exactly once either way).
+# Per frozen payout ($lines: its order id and tier), its reversal to the same member, unless that
+# tier of the order has one already. A refund's reversal (cypher/settlement/reversals.cypher)
+# checks the same, and a decision holds the ledger lock and keeps runs out (HOLD_SETTLEMENT), so
+# a tier is reversed once either way.
 REVERSE = """
-UNWIND $keys AS key
-MATCH (p:Payout {key: key}) USING INDEX SEEK p:Payout(key)
-MERGE (r:Payout {key: p.order_id + '|' + toString(p.tier) + '|R'})
-ON CREATE SET r:RiskReversal, r.order_id = p.order_id, r.member_id = p.member_id,
-              r.tier = p.tier, r.kind = p.kind, r.amount = -p.amount, r.reversal = true,
-              r.run_id = $decision_id, r.paid_at = p.paid_at, r.reverses = p.key,
-              r.flag_id = $flag_id, r.at = $at
-RETURN count(CASE WHEN r.run_id = $decision_id THEN r END) AS written
+UNWIND $lines AS line
+MATCH (o:Order {id: line.order_id}) USING INDEX SEEK o:Order(id)
+MATCH (o)-[p:PAID {tier: line.tier}]->(m)
+WHERE NOT EXISTS { (o)-[:REVERSED {tier: line.tier}]->() }
+CREATE (o)-[r:REVERSED {tier: p.tier, amount: -p.amount, decision_id: $decision_id,
+                        flag_id: $flag_id, at: $at}]->(m)
+RETURN count(r) AS written
 """
 
 # What each open flag holds frozen (a decided flag holds nothing).
@@ -143,11 +150,8 @@ UNWIND $ids AS id
 MATCH (f:RiskFlag {id: id}) USING INDEX SEEK f:RiskFlag(id)
 WHERE f.state IS NULL
 MATCH (f)-[:FLAGS]->(m)
-CALL (f, m) {
-  MATCH (p:Payout) USING INDEX SEEK p:Payout(member_id)
-  WHERE p.member_id = m.id AND (p.reversal OR f.id IN coalesce(p.frozen_by, []))
-  WITH [f.id] AS open_flags, collect(p) AS lines
-"""
+CALL (f, m) {"""
+    + _LINES_OF_FLAG
     + FROZEN_SUM
     + """
 }
@@ -220,7 +224,7 @@ async def decide(
         if confirm and lines:
             result = await tx.run(
                 REVERSE,
-                keys=[line.key for line in lines],
+                lines=[{"order_id": line.order_id, "tier": line.tier} for line in lines],
                 decision_id=decision_id,
                 flag_id=flag_id,
                 at=at,

@@ -35,6 +35,7 @@ import neo4j
 import numpy as np
 
 from graph import statistics
+from graph.runlock import SettlementBusy, busy_message, read_lock
 from graph.window import BUCKET_OFFSET_S, DAY_S, month_starts
 
 CHECKPOINT_EVERY = 16
@@ -510,7 +511,13 @@ def refresh(
     """Rebuilds every rollup from the live graph; safe to run any time and to repeat.
 
     Ends by resampling the indexes it changed (graph/statistics.py) unless ``resample`` is False.
+    Raises SettlementBusy, reading nothing, while a settlement run holds its lock: the run inserts
+    ledger lines into the members' relationship chains this reads the tree from, and on Neo4j 5.26
+    such a read may miss a sponsor (neo4j/neo4j#13741), which would number a wrong tree.
     """
+    lock = read_lock(driver, database=database)
+    if lock is not None:
+        raise SettlementBusy("nothing was refreshed: " + busy_message(lock))
     started = time.perf_counter()
     version = uuid.uuid4().hex
     records, _, _ = driver.execute_query(

@@ -1,9 +1,10 @@
 """Settlement runs: the refusals, the run record, and the four Cypher files that do the work.
 
 Exactly once comes from the database, not from this process: the run lock is a uniquely
-constrained node (graph/runlock.py), every order is marked settled in the same transaction that
-writes its payouts, and every payout is merged on a unique key. A run killed at any point leaves
-whole batches behind; the next run takes over the dead run's lock and finishes the job.
+constrained node (graph/runlock.py), and every order is marked settled in the same transaction
+that writes its ledger lines, after that transaction took the order's lock and saw it unmarked.
+A run killed at any point leaves whole batches behind; the next run takes over the dead run's
+lock and finishes the job.
 The heartbeat is graph/heartbeat.py, reconciliation graph/reconciliation.py.
 """
 
@@ -19,7 +20,7 @@ from neo4j.exceptions import ConstraintError
 
 from contract.money import require_offset
 from contract.settings import Settings
-from graph import audit, payrules, statistics
+from graph import audit, migrate, payrules, statistics
 from graph.cypherfiles import parameters_of, run_file, split_statements
 from graph.errors import BadInput
 from graph.heartbeat import INTERVAL_S as HEARTBEAT_S
@@ -205,6 +206,17 @@ def read_run(driver: neo4j.Driver, run_id: str, *, database: str = "neo4j") -> S
     )
 
 
+def _old_ledger(driver: neo4j.Driver, database: str) -> SettlementRefused | None:
+    """A store still holding the old ledger's lines would settle beside them: migrate first."""
+    left = migrate.unmigrated(driver, database)
+    if left == 0:
+        return None
+    return SettlementRefused(
+        f"this store still holds {left} payout line(s) of the old ledger (:Payout nodes);"
+        " run 'downline db migrate' first"
+    )
+
+
 def _take_lock(
     driver: neo4j.Driver, *, force: bool, say: Callable[[str], None], database: str
 ) -> str | None:
@@ -257,7 +269,7 @@ def settle(
     require_offset(cutoff)
     say = progress or (lambda _: None)
     records, _, _ = driver.execute_query(CUTOFF_CONTEXT, database_=database)
-    refused = refusal(*_context(records[0]), cutoff)
+    refused = refusal(*_context(records[0]), cutoff) or _old_ledger(driver, database)
     if refused is not None:
         raise refused
     taken_over = _take_lock(driver, force=force, say=say, database=database)

@@ -22,7 +22,7 @@ from contract.rules import check_id
 from graph.audit import AuditEntry, record_async, require_reason
 from graph.db import read, write
 from graph.errors import BadInput, NotFound
-from graph.ledger import LOCK_LEDGER, OPEN_STATES, balance_in
+from graph.ledger import LOCK_LEDGER, OPEN_STATES, balance_in, lock_ledger
 from graph.plans import DEFAULT_MIN_WITHDRAWAL
 
 REQUESTED, APPROVED, REJECTED, PAID = "REQUESTED", "APPROVED", "REJECTED", "PAID"
@@ -181,7 +181,7 @@ async def request_withdrawal(
     key = f"{member_id}|{idempotency_key}"
 
     async def work(tx: neo4j.AsyncManagedTransaction) -> Withdrawal:
-        await (await tx.run(LOCK_LEDGER)).consume()
+        await lock_ledger(tx, "request the withdrawal")
         ctx = await (await tx.run(REQUEST_CONTEXT, key=key, member_id=member_id, now=now)).single(
             strict=True
         )

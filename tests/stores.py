@@ -110,7 +110,7 @@ def grow(driver: neo4j.Driver, settings: Settings, work: Path, *, fresh: bool) -
     records, _, _ = driver.execute_query(
         """
         MATCH (o:Order {kind: 'RETAIL'}) WHERE o.settled_run IS NOT NULL AND o.refunded_at IS NULL
-          AND EXISTS { MATCH (p:Payout {key: o.id + '|2|P'}) }
+          AND EXISTS { (o)-[:PAID {tier: 2}]->() }
         RETURN o.id AS id ORDER BY id LIMIT 1
         """,
         database_=db,

@@ -1,7 +1,7 @@
 // Compliance: where income comes from, per member and for the whole platform, and that no
 // payout path is longer than three tiers (domain.md: pay for recruiting, team pay, and chains
-// over three levels are what regulators fine). Income is the payout ledger netted (reversals
-// included) over [from, to) on the order's paid_at:
+// over three levels are what regulators fine). Income is the payout ledger, its PAID lines
+// netted with their REVERSED lines, over [from, to) on the order's paid_at:
 // - gift_package: income from gift packages (recruiting); retail: from retail orders;
 // - team_pay: tiers 2 and 3 of both kinds, pay on other members' sales and recruits;
 // - self_purchase: retail income (any tier) from orders whose buyer is their seller;
@@ -30,45 +30,48 @@
 //        -p from=2026-01-01T00:00:00+08:00 -p to=2026-07-01T00:00:00+08:00 \
 //        -p recruiting_bp=5000 -p team_pay_bp=5000 --format csv
 
-// The window's ledger lines come from the paid_at index, named so the plan does not depend on
-// the statistics; each line's order is a unique-key seek and the chain above it is expanded,
-// without labels, so nothing is sought per line (docs/model.md, "Query plans"). The pieces
-// between "// section NAME" and "// end NAME" are the rules graph/compliance.py builds GraphQL's
-// compliance fields from, so they are written once.
-MATCH (p:Payout) USING INDEX SEEK p:Payout(paid_at)
-WHERE p.paid_at >= datetime($from) AND p.paid_at < datetime($to)
-OPTIONAL MATCH (o:Order {id: p.order_id}) USING INDEX SEEK o:Order(id)
-// section payee: needs p, o; yields p, o, buyer, seller, and at_tier: the member the rules put
-// at p's tier in today's tree (k-1 hops above the seller, or above the buyer's sponsor for a
-// gift package), null when there is none or the tier is outside 1-3
+// The window's ledger lines are the PAID and REVERSED lines of the orders paid in it: the orders
+// come from the paid_at index, named so the plan does not depend on the statistics, and their
+// lines and the chain above them are expanded, without labels, so nothing is sought per line
+// (docs/model.md, "Query plans"). A line is (o)-[l:PAID|REVERSED]->(m): its tier and signed
+// amount are on l, its kind is its order's. The pieces between "// section NAME" and
+// "// end NAME" are the rules graph/compliance.py builds GraphQL's compliance fields from, so
+// they are written once.
+MATCH (o:Order) USING INDEX SEEK o:Order(paid_at)
+WHERE o.paid_at >= datetime($from) AND o.paid_at < datetime($to) AND o.settled_run IS NOT NULL
+MATCH (o)-[l:PAID|REVERSED]->(m)
+// section payee: needs o, l, m; yields o, l, m, buyer, seller, and at_tier: the member the rules
+// put at l's tier in today's tree (k-1 hops above the seller, or above the buyer's sponsor for
+// a gift package), null when there is none or the tier is outside 1-3
 OPTIONAL MATCH (o)<-[:SOLD]-(seller)
 OPTIONAL MATCH (o)<-[:BOUGHT]-(buyer)
 OPTIONAL MATCH (buyer)-[:SPONSORED_BY]->(sponsor)
-WITH p, o, buyer, seller, CASE p.kind WHEN 'GIFT_PACKAGE' THEN sponsor ELSE seller END AS first
+WITH o, l, m, buyer, seller,
+     CASE o.kind WHEN 'GIFT_PACKAGE' THEN sponsor ELSE seller END AS first
 OPTIONAL MATCH (first)-[:SPONSORED_BY]->(second)
 OPTIONAL MATCH (second)-[:SPONSORED_BY]->(third)
-WITH p, o, buyer, seller,
-     CASE WHEN p.tier IN [1, 2, 3] THEN [first, second, third][p.tier - 1] END AS at_tier
+WITH o, l, m, buyer, seller,
+     CASE WHEN l.tier IN [1, 2, 3] THEN [first, second, third][l.tier - 1] END AS at_tier
 // end payee
-WITH p, o,
-     CASE WHEN p.reversal THEN null ELSE
-     // section violation: needs p, at_tier; 'tier' when p's tier is outside 1-3, 'path' when
-     // p's member is not at_tier, otherwise null
-     CASE WHEN NOT coalesce(p.tier IN [1, 2, 3], false) THEN 'tier'
-          WHEN at_tier IS NULL OR at_tier.id <> p.member_id THEN 'path' END
+WITH o, l, m,
+     CASE WHEN type(l) = 'REVERSED' THEN null ELSE
+     // section violation: needs l, m, at_tier; 'tier' when l's tier is outside 1-3, 'path'
+     // when l's member m is not at_tier, otherwise null
+     CASE WHEN NOT coalesce(l.tier IN [1, 2, 3], false) THEN 'tier'
+          WHEN at_tier IS NULL OR at_tier.id <> m.id THEN 'path' END
      // end violation
      END AS violation
-WITH p.member_id AS member_id,
-     // section income: needs p, o; a member's income over its lines (fen): total, gift_package,
-     // retail, team_pay (tiers 2 and 3), self_purchase (retail sold to oneself)
-     sum(p.amount) AS total,
-     sum(CASE WHEN p.kind = 'GIFT_PACKAGE' THEN p.amount ELSE 0 END) AS gift_package,
-     sum(CASE WHEN p.kind = 'RETAIL' THEN p.amount ELSE 0 END) AS retail,
-     sum(CASE WHEN p.tier >= 2 THEN p.amount ELSE 0 END) AS team_pay,
-     sum(CASE WHEN p.kind = 'RETAIL' AND o.seller_id = o.buyer_id THEN p.amount ELSE 0 END)
+WITH m.id AS member_id,
+     // section income: needs o, l; a member's income over its lines (fen): total,
+     // gift_package, retail, team_pay (tiers 2 and 3), self_purchase (retail sold to oneself)
+     sum(l.amount) AS total,
+     sum(CASE WHEN o.kind = 'GIFT_PACKAGE' THEN l.amount ELSE 0 END) AS gift_package,
+     sum(CASE WHEN o.kind = 'RETAIL' THEN l.amount ELSE 0 END) AS retail,
+     sum(CASE WHEN l.tier >= 2 THEN l.amount ELSE 0 END) AS team_pay,
+     sum(CASE WHEN o.kind = 'RETAIL' AND o.seller_id = o.buyer_id THEN l.amount ELSE 0 END)
        AS self_purchase
      // end income
-     , max(p.tier) AS max_tier, count(violation) AS path_violations
+     , max(l.tier) AS max_tier, count(violation) AS path_violations
 ORDER BY member_id
 WITH collect({member_id: member_id, total: total, gift_package: gift_package, retail: retail,
               team_pay: team_pay, self_purchase: self_purchase, max_tier: max_tier,

@@ -20,17 +20,15 @@
 //        --format csv
 
 // The orders come from the paid_at index, named so the plan does not depend on the statistics;
-// payouts are found by their keys (order|tier|P, order|tier|R): unique-index seeks.
+// their ledger lines, (o)-[:PAID]->(m) and (o)-[:REVERSED]->(m), are expanded from each order.
 MATCH (o:Order) USING INDEX SEEK o:Order(paid_at)
 WHERE o.paid_at >= datetime($from) AND o.paid_at < datetime($to) AND o.settled_run IS NOT NULL
 CALL (o) {
-  OPTIONAL MATCH (p:Payout) USING INDEX SEEK p:Payout(key)
-  WHERE p.key IN [o.id + '|1|P', o.id + '|2|P', o.id + '|3|P']
-  RETURN coalesce(sum(p.amount), 0) AS paid
+  OPTIONAL MATCH (o)-[l:PAID]->()
+  RETURN coalesce(sum(l.amount), 0) AS paid
 }
 CALL (o) {
-  OPTIONAL MATCH (r:Payout) USING INDEX SEEK r:Payout(key)
-  WHERE r.key IN [o.id + '|1|R', o.id + '|2|R', o.id + '|3|R']
+  OPTIONAL MATCH (o)-[r:REVERSED]->()
   RETURN coalesce(sum(r.amount), 0) AS reversed
 }
 WITH date.truncate($period, datetime({datetime: o.paid_at, timezone: '+08:00'})) AS period,

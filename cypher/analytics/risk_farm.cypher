@@ -15,22 +15,20 @@
 //      or: downline cypher run cypher/analytics/risk_farm.cypher -p min_recruits=3 --format csv
 
 // From each shared identifier to its members and their sponsors, expanded without labels; each
-// member's payouts are sought by the member_id index (docs/model.md, "Query plans").
+// member's ledger lines (PAID and REVERSED) are expanded from it (docs/model.md, "Query plans").
 MATCH (i:Identifier) USING SCAN i:Identifier
 WHERE COUNT { (i)<-[:USES]-() } >= $min_recruits
 MATCH (i)<-[:USES]-(r)-[:SPONSORED_BY]->(s)
 WITH i, s, collect(r) AS recruits
 WHERE size(recruits) >= $min_recruits
 CALL (s) {
-  MATCH (p:Payout) USING INDEX SEEK p:Payout(member_id)
-  WHERE p.member_id = s.id
-  RETURN coalesce(sum(p.amount), 0) AS sponsor_paid
+  MATCH (s)<-[l:PAID|REVERSED]-()
+  RETURN coalesce(sum(l.amount), 0) AS sponsor_paid
 }
 UNWIND recruits AS r
 CALL (r) {
-  MATCH (p:Payout) USING INDEX SEEK p:Payout(member_id)
-  WHERE p.member_id = r.id
-  RETURN coalesce(sum(p.amount), 0) AS recruit_paid
+  MATCH (r)<-[l:PAID|REVERSED]-()
+  RETURN coalesce(sum(l.amount), 0) AS recruit_paid
 }
 RETURN s.id AS sponsor_id, i.kind AS kind, i.value AS value, r.id AS recruit_id,
        r.joined_at AS joined_at,

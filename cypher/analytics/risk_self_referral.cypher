@@ -12,7 +12,8 @@
 //      or: downline cypher run cypher/analytics/risk_self_referral.cypher --format csv
 
 // From each shared identifier to its members, then up at most three SPONSORED_BY hops to a
-// member using the same identifier: bounded by the identifier's members, never the tree.
+// member using the same identifier: bounded by the identifier's members, never the tree. Each
+// member's ledger lines (PAID and REVERSED) are expanded from it (docs/model.md, "Query plans").
 MATCH (i:Identifier) USING SCAN i:Identifier
 WHERE COUNT { (i)<-[:USES]-() } >= 2
 MATCH (i)<-[:USES]-(m)
@@ -20,14 +21,12 @@ MATCH path = (m)-[:SPONSORED_BY*1..3]->(u)
 WHERE (u)-[:USES]->(i)
 WITH m, u, length(path) AS tier_distance, i
 CALL (m) {
-  MATCH (p:Payout) USING INDEX SEEK p:Payout(member_id)
-  WHERE p.member_id = m.id
-  RETURN coalesce(sum(p.amount), 0) AS member_paid
+  MATCH (m)<-[l:PAID|REVERSED]-()
+  RETURN coalesce(sum(l.amount), 0) AS member_paid
 }
 CALL (u) {
-  MATCH (p:Payout) USING INDEX SEEK p:Payout(member_id)
-  WHERE p.member_id = u.id
-  RETURN coalesce(sum(p.amount), 0) AS upline_paid
+  MATCH (u)<-[l:PAID|REVERSED]-()
+  RETURN coalesce(sum(l.amount), 0) AS upline_paid
 }
 RETURN m.id AS member_id, u.id AS upline_id, tier_distance, i.kind AS kind, i.value AS value,
        member_paid, upline_paid

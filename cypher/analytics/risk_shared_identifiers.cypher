@@ -12,15 +12,14 @@
 //      or: downline cypher run cypher/analytics/risk_shared_identifiers.cypher --format csv
 
 // Identifiers are few next to orders (scanned by their label, named so the plan does not depend
-// on the statistics); members and sponsors are expanded from them without labels
-// and each member's payouts are sought by the member_id index (docs/model.md, "Query plans").
+// on the statistics); members and sponsors are expanded from them without labels, and each
+// member's ledger lines (PAID and REVERSED) from it (docs/model.md, "Query plans").
 MATCH (i:Identifier) USING SCAN i:Identifier
 WHERE COUNT { (i)<-[:USES]-() } >= 2
 MATCH (i)<-[:USES]-(m)
 CALL (m) {
-  MATCH (p:Payout) USING INDEX SEEK p:Payout(member_id)
-  WHERE p.member_id = m.id
-  RETURN coalesce(sum(p.amount), 0) AS paid
+  MATCH (m)<-[l:PAID|REVERSED]-()
+  RETURN coalesce(sum(l.amount), 0) AS paid
 }
 RETURN i.kind AS kind, i.value AS value, m.id AS member_id,
        [(m)-[:SPONSORED_BY]->(s) | s.id][0] AS sponsor_id, paid

@@ -1,8 +1,8 @@
 // Settlement, step 4 of 4: records the run's counts and totals, marks it finished, and releases
 // the run lock.
 //
-// Totals are read back from what the run wrote (payouts with run_id = $run_id, orders marked
-// with it), so they are right even when payouts.cypher had to be run twice. One
+// Totals are read back from what the run wrote (the lines of the orders it marked settled or
+// reversed), so they are right even when payouts.cypher had to be run twice. One
 // (:RunTotal {tier, kind, paid, payouts, reversed, reversals}) per tier 1-3 and kind, zeros
 // included, hangs off the run by :HAS_TOTAL.
 //
@@ -26,12 +26,23 @@ CALL (run) {
   RETURN count(o) AS orders_reversed
 }
 CALL (run) {
-  OPTIONAL MATCH (p:Payout {run_id: $run_id})
-  WITH p.tier AS tier, p.kind AS kind,
-       sum(CASE WHEN p.reversal THEN 0 ELSE p.amount END) AS paid,
-       count(CASE WHEN p.reversal THEN NULL ELSE p END) AS payouts,
-       sum(CASE WHEN p.reversal THEN p.amount ELSE 0 END) AS reversed,
-       count(CASE WHEN p.reversal THEN p END) AS reversals
+  CALL () {
+    MATCH (o:Order) USING INDEX SEEK o:Order(settled_run)
+    WHERE o.settled_run = $run_id
+    MATCH (o)-[p:PAID]->()
+    RETURN o.kind AS kind, p.tier AS tier, p.amount AS amount, false AS reversal
+    UNION ALL
+    MATCH (o:Order) USING INDEX SEEK o:Order(reversed_run)
+    WHERE o.reversed_run = $run_id
+    MATCH (o)-[p:REVERSED]->()
+    WHERE p.decision_id IS NULL
+    RETURN o.kind AS kind, p.tier AS tier, p.amount AS amount, true AS reversal
+  }
+  WITH tier, kind,
+       sum(CASE WHEN reversal THEN 0 ELSE amount END) AS paid,
+       count(CASE WHEN reversal THEN NULL ELSE 1 END) AS payouts,
+       sum(CASE WHEN reversal THEN amount ELSE 0 END) AS reversed,
+       count(CASE WHEN reversal THEN 1 END) AS reversals
   RETURN collect({tier: tier, kind: kind, paid: paid, payouts: payouts, reversed: reversed,
                   reversals: reversals}) AS found
 }

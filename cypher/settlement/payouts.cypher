@@ -5,13 +5,18 @@
 // An order settles when the plan in effect at its paid_at (the plan with the latest
 // effective_from <= paid_at) has held it long enough (paid_at + hold_days <= $cutoff), it has
 // not settled yet, and it has no refunded_at <= $cutoff (refunded before settling: never pays).
-// Per order, in ONE transaction: one (:Payout) per eligible tier, merged on its key
-// '<order_id>|<tier>|P', and the settled marker o.settled_run with o.pool, o.retained, o.plan_id.
-// A batch that committed has marked its orders, a batch that did not left nothing, and the key
-// makes even an overlapping run unable to pay twice; so running this again finishes the job.
-// Batches run $concurrency at a time (CALL ... IN CONCURRENT TRANSACTIONS): they cannot conflict,
-// since each one writes only its own orders and payouts with keys of its own orders, and only
-// reads members, sponsors, HOLDS_PACKAGE and risk flags, which this statement never writes.
+// Per order, in ONE transaction: one ledger line (o)-[:PAID {tier, amount}]->(m) per eligible
+// tier (docs/model.md, "The ledger"), and the settled marker o.settled_run with o.pool,
+// o.retained, o.plan_id. A batch that committed has marked its orders, a batch that did not left
+// nothing; an order is written only after its lock is taken and it is seen unmarked, so even an
+// overlapping run cannot pay twice; so running this again finishes the job.
+// Batches run one at a time. A batch writes its orders' lines into the members' relationship
+// chains, and it reads members' chains (SPONSORED_BY, HOLDS_PACKAGE, FLAGS) to find who is paid:
+// on Neo4j 5.26's record format, a traversal of a node whose chain another transaction is
+// inserting into may miss or repeat relationships (neo4j/neo4j#13741, fixed in 2026.03), and two
+// concurrent batches did (the 100k bench, 2026-12-03: one run lost 31 of 1,773,934 payouts,
+// another 61, 8 orders their seller's agency). One batch at a time reads only
+// committed chains and its own writes. ($concurrency is still taken, for the reversals.)
 //
 // Money (domain.md): integer fen, bp, every share rounded down.
 // - RETAIL: tier 1 is the seller, tiers 2 and 3 the seller's sponsor and the next one up;
@@ -25,7 +30,7 @@
 //   never passed up (no compression). Tiers the plan does not pay are not part of its pool.
 //
 // Parameters: cutoff, run_id (the run that holds the lock), batch (orders per transaction),
-// concurrency (transactions at once; the server's cores), e.g.
+// concurrency (unused here: the same parameters serve all four steps), e.g.
 //   :param cutoff => '2026-11-30T00:00:00+08:00'
 //   :param run_id => 'run-20261130-a1b2c3'
 //   :param batch => 5000
@@ -80,6 +85,11 @@ WHERE o.unsettled_since >= plan.effective_from AND o.unsettled_since <= latest
   AND NOT coalesce(o.refunded_at <= datetime($cutoff), false)
 // end pending
 CALL (o, plan) {
+  // The order's write lock first, then the check: a batch of another run that settled it
+  // meanwhile has committed by the time the lock is granted, and this one then writes nothing.
+  REMOVE o.unsettled_since
+  WITH o, plan
+  WHERE o.settled_run IS NULL
   // section shares: per order o under plan: pool, and per tier its member m, share, eligible
   OPTIONAL MATCH (o)<-[:SOLD]-(seller:Member)
   OPTIONAL MATCH (o)<-[:BOUGHT]-(buyer:Member)
@@ -118,15 +128,11 @@ CALL (o, plan) {
             THEN [(m)<-[:FLAGS]-(f) WHERE f.state IS NULL AND f.stale_since IS NULL | f.id]
        END AS flags
   FOREACH (_ IN CASE WHEN eligible THEN [1] ELSE [] END |
-    MERGE (p:Payout {key: o.id + '|' + toString(tier) + '|P'})
-    ON CREATE SET p.order_id = o.id, p.member_id = m.id, p.tier = tier, p.kind = o.kind,
-                  p.amount = share, p.reversal = false, p.run_id = $run_id,
-                  p.paid_at = o.paid_at,
-                  p.frozen_by = CASE WHEN size(flags) > 0 THEN flags END)
+    CREATE (o)-[:PAID {tier: tier, amount: share,
+                       frozen_by: CASE WHEN size(flags) > 0 THEN flags END}]->(m))
   WITH o, plan, pool, sum(CASE WHEN eligible THEN share ELSE 0 END) AS paid
   SET o.settled_run = $run_id, o.plan_id = plan.id, o.pool = pool, o.retained = pool - paid
-  REMOVE o.unsettled_since
-} IN $concurrency CONCURRENT TRANSACTIONS OF $batch ROWS;
+} IN TRANSACTIONS OF $batch ROWS;
 
 // An order refunded by the cutoff before it settled never will (cutoffs only move forward, and a
 // refund is never taken back): it leaves the unsettled index, after the links above saw it.

@@ -1,11 +1,15 @@
 // Settlement, step 3 of 4: reverses the payouts of orders refunded after they settled.
 //
 // Settled payouts are never edited: an order with refunded_at <= $cutoff that settled in an
-// earlier run gets, per payout, a reversal (:Payout {key: '<order_id>|<tier>|R', reversal: true})
-// with the negated amount, the same member, tier and kind, and the marker o.reversed_run, all in
-// one transaction per batch. The platform-retained part of the order is cancelled with it.
-// Safe to run again: reversed orders are marked, and reversal keys are unique. Batches run
-// $concurrency at a time: each writes only its own orders and the reversals keyed by them.
+// earlier run gets, per payout line, a reversal line (o)-[:REVERSED {tier, amount}]->(m) with the
+// negated amount to the same member, and the marker o.reversed_run, all in one transaction per
+// batch. The platform-retained part of the order is cancelled with it. A tier that a risk
+// decision already reversed (graph/riskdecisions.py) is not reversed again. Safe to run again:
+// reversed orders are marked, in the transaction that writes their reversals, after the order's
+// lock (the SET) is taken. Batches run $concurrency at a time: each writes only its own orders
+// and the lines hanging off them, and reads no member's relationships (only its orders'), so the
+// concurrent inserts into members' chains that make payouts.cypher run serially cannot mislead
+// them.
 //
 // Parameters: cutoff, run_id (the run that holds the lock), batch (orders per transaction),
 // concurrency (transactions at once), e.g.
@@ -28,12 +32,9 @@ WHERE o.refunded_at <= datetime($cutoff) AND o.settled_run IS NOT NULL AND o.rev
 CALL (o) {
   SET o.reversed_run = $run_id
   WITH o
-  // section reversed: each payout p of order o, which a reversal negates
-  UNWIND [1, 2, 3] AS tier
-  MATCH (p:Payout {key: o.id + '|' + toString(tier) + '|P'})
+  // section reversed: each payout line p of order o to its member m that no reversal negates yet
+  MATCH (o)-[p:PAID]->(m)
+  WHERE NOT EXISTS { (o)-[r:REVERSED]->() WHERE r.tier = p.tier }
   // end reversed
-  MERGE (r:Payout {key: o.id + '|' + toString(tier) + '|R'})
-  ON CREATE SET r.order_id = p.order_id, r.member_id = p.member_id, r.tier = p.tier,
-                r.kind = p.kind, r.amount = -p.amount, r.reversal = true, r.run_id = $run_id,
-                r.paid_at = p.paid_at, r.reverses = p.key
+  CREATE (o)-[:REVERSED {tier: p.tier, amount: -p.amount}]->(m)
 } IN $concurrency CONCURRENT TRANSACTIONS OF $batch ROWS;

@@ -1,22 +1,25 @@
-"""downline db start|stop|status|reset|schema|backup|restore: the embedded Neo4j, the schema of
-any, and backups of the embedded one."""
+"""downline db start|stop|status|reset|schema|migrate|backup|restore: the embedded Neo4j, the
+schema of any and the migration of its data, and backups of the embedded one."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import typer
+from neo4j.exceptions import Neo4jError, ServiceUnavailable, SessionExpired
 
+from contract.money import format_yuan
 from contract.settings import Settings
 from downline.commands.actor import option as actor_option
 from downline.commands.actor import who
-from downline.commands.common import driver, fail, out, settings
+from downline.commands.common import driver, err, fail, out, settings
 from graph import server
 from graph.backup import BackupFailed, BackupRefused
 from graph.backup import backup as dump_database
 from graph.backup import restore as load_database
 from graph.bulkimport import ManagedServer, managed_server
 from graph.db import apply_schema
+from graph.migrate import BATCH, MigrationRefused, MigrationReport, migrate
 from graph.reset import reset_graph
 
 app = typer.Typer(help="Start, stop, inspect or empty the embedded Neo4j.", no_args_is_help=True)
@@ -122,6 +125,71 @@ def schema() -> None:
     with driver(config) as d:
         apply_schema(d, config.neo4j_database)
     out.print(f"schema applied at {config.neo4j_uri}", highlight=False)
+
+
+def migration_summary(report: MigrationReport) -> str:
+    """What a migration did, in one sentence."""
+    if report.nothing_done:
+        if report.left:
+            return "nothing moved: no :Payout node left could be"
+        return "nothing to do: the ledger is already migrated (no :Payout nodes to move)"
+    done = [
+        f"{report.payouts} payout(s) {format_yuan(report.paid)} moved to PAID lines"
+        f" ({report.frozen} of them frozen)",
+        f"{report.reversals} reversal(s) {format_yuan(report.reversed)} moved to REVERSED lines"
+        f" ({report.risk_reversals} of them a risk decision's)",
+    ]
+    if report.already:
+        done.append(f"{report.already} payout(s) whose line was already there deleted")
+    if report.batch_links:
+        done.append(f"{report.batch_links} old batch link(s) turned into payments")
+    done.append(f"{report.indexes_dropped} Payout index(es) and constraint(s) dropped")
+    return "migrated the ledger: " + "; ".join(done)
+
+
+@app.command("migrate")
+def migrate_command(
+    batch: int = typer.Option(BATCH, "--batch", min=1, help="Payouts per transaction."),
+) -> None:
+    """Moves a store written by the old ledger (:Payout nodes) to the new one (PAID and REVERSED
+    relationships from each order to the member paid) and drops the Payout indexes, after
+    applying the schema. Refused while a settlement holds its lock. Safe to repeat: a run killed
+    half way leaves every line moved or not, and the next run finishes the job."""
+    config = settings()
+    with driver(config) as d:
+        try:
+            report = migrate(
+                d,
+                config.neo4j_database,
+                lambda text: err.print(text, highlight=False),
+                batch=batch,
+            )
+        except MigrationRefused as exc:
+            fail(exc.message)
+        except (ServiceUnavailable, SessionExpired) as exc:
+            fail(
+                f"lost Neo4j during the migration ({exc}); every payout is either moved or not:"
+                " run 'downline db migrate' again to finish the job"
+            )
+        except Neo4jError as exc:
+            hint = (
+                " (a :Payout node still linked to something: MATCH (p:Payout)-[r]-(x) RETURN"
+                " p.key, type(r), labels(x) lists them)"
+                if "still has relationships" in str(exc.message)
+                else ""
+            )
+            fail(
+                f"Neo4j stopped the migration: {exc.message}{hint}; every payout is either moved"
+                " or not: fix the cause and run 'downline db migrate' again to finish the job"
+            )
+    out.print(migration_summary(report), highlight=False)
+    if report.left:
+        fail(
+            f"{report.left} :Payout node(s) were not moved, as their order or member is missing"
+            f" (or a settlement took its lock meanwhile): {', '.join(report.left_keys)}"
+            + (", ..." if report.left > len(report.left_keys) else "")
+            + "; repair (or delete) them, then run 'downline db migrate' again"
+        )
 
 
 @app.command()

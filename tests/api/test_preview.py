@@ -65,7 +65,8 @@ def errors(result: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def payouts(graph: neo4j.Driver) -> int:
-    records, _, _ = graph.execute_query("MATCH (p:Payout) RETURN count(p) AS n")
+    """How many ledger lines (payouts and reversals) the store holds."""
+    records, _, _ = graph.execute_query("MATCH ()-[l:PAID|REVERSED]->() RETURN count(l) AS n")
     return int(records[0]["n"])
 
 

@@ -206,3 +206,25 @@ def test_two_requests_at_once_over_http(settled: Gql, client: httpx.Client) -> N
     (refusal,) = [r for r in results if r["__typename"] == "MutationError"]
     assert refusal["code"] == "WITHDRAWAL_OPEN"
     assert len(withdrawals_of(settled, "A")) == 1
+
+
+def test_refused_while_a_settlement_runs(settled: Gql, graph: neo4j.Driver) -> None:
+    # Settlement inserts lines into members' relationship chains, which a balance read traverses
+    # (graph/ledger.py, lock_ledger): a request waits for the run instead of reading beside it.
+    graph.execute_query(
+        "CREATE (:SettlementLock {id: 'settlement', run_id: 'run-busy', started_at: datetime(),"
+        " heartbeat: datetime()})"
+    )
+    try:
+        refused = request(settled, "100.00", "k-busy")
+    finally:
+        graph.execute_query("MATCH (l:SettlementLock) DELETE l")
+    assert refused == {
+        "__typename": "MutationError",
+        "code": "SETTLEMENT_RUNNING",
+        "message": "settlement run run-busy is running; request the withdrawal after it"
+        " finished (nothing was written)",
+    }
+    assert withdrawals_of(settled, "A") == []
+    made = request(settled, "100.00", "k-busy")
+    assert made["__typename"] == "Withdrawal" and made["state"] == "REQUESTED"

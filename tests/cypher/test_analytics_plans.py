@@ -2,8 +2,9 @@
 resampled, with the example parameters of each file's header.
 
 Each file starts from the index it names (a window on paid_at or joined_at, the gift orders by
-kind) or a unique key, and reaches the rest by expanding from bound nodes. Before the fix, on
-the stale store, activation scanned Order(paid_at) once per recruit, cohort retention sought
+kind) or a unique key, and reaches the rest by expanding from bound nodes: the ledger lines too,
+(o)-[:PAID|REVERSED]->(m), from their order or their member. Before the fix, on the stale
+store, activation scanned Order(paid_at) once per recruit, cohort retention sought
 Order(paid_at) once per agent, fission speed sought Member(joined_at) for the member's
 downline, and reconciliation scanned the whole Order(paid_at) index (docs/model.md, "Query
 plans").
@@ -29,7 +30,10 @@ ORDERS_BY_PAID_AT = r"NodeIndexSeekByRange RANGE INDEX o:Order\(paid_at\)"
 # A ranking lists every member, those without volume too, so it reads each member once.
 EVERY_MEMBER = r"^NodeByLabelScan u:Member$"
 IDENTIFIERS = r"^NodeByLabelScan i:Identifier$"
-PAYOUTS_BY_MEMBER = r"NodeIndexSeek RANGE INDEX p:Payout\(member_id\)"
+# A member's ledger lines, expanded from the member (no Payout node or index any more).
+LINES_OF = r"^(Optional)?Expand\(All\) \(%s\)<-\[l:PAID\|REVERSED\]-\(\w+\)"
+# An order's lines of one type, expanded from the order.
+ORDER_LINES = r"^(Optional)?Expand\(All\) \(o\)-\[%s:%s\]->\(\w+\)"
 
 
 def header_params(text: str) -> dict[str, Any]:
@@ -76,7 +80,9 @@ CASES: dict[str, Case] = {
         member=True,
     ),
     "compliance": Case(
-        "compliance.cypher", [r"NodeIndexSeekByRange RANGE INDEX p:Payout\(paid_at\)"]
+        "compliance.cypher",
+        [ORDERS_BY_PAID_AT],
+        walks=[r"^Expand\(All\) \(o\)-\[l:PAID\|REVERSED\]->\(m\)"],
     ),
     "fission_speed": Case(
         "fission_speed.cypher",
@@ -84,7 +90,11 @@ CASES: dict[str, Case] = {
         walks=[r"^VarLengthExpand\(.*\) \(u\)<-\[\w+:SPONSORED_BY\*"],
         member=True,
     ),
-    "payout_reconciliation": Case("payout_reconciliation.cypher", [ORDERS_BY_PAID_AT]),
+    "payout_reconciliation": Case(
+        "payout_reconciliation.cypher",
+        [ORDERS_BY_PAID_AT],
+        walks=[ORDER_LINES % ("l", "PAID"), ORDER_LINES % ("r", "REVERSED")],
+    ),
     "top_at_risk": Case("top_at_risk.cypher", [ORDERS_BY_PAID_AT], [EVERY_MEMBER]),
     "top_downline_size": Case(
         "top_downline_size.cypher",
@@ -93,19 +103,20 @@ CASES: dict[str, Case] = {
     ),
     "top_group_volume": Case("top_group_volume.cypher", [ORDERS_BY_PAID_AT], [EVERY_MEMBER]),
     "top_influence": Case("top_influence.cypher", [ORDERS_BY_PAID_AT], [EVERY_MEMBER]),
-    # The risk files (graph/risk.py) start from the identifiers, few next to orders, and seek
-    # each member's payouts by the member_id index.
-    "risk_farm": Case(
-        "risk_farm.cypher", [IDENTIFIERS], [PAYOUTS_BY_MEMBER], walks=[r"^Expand\(All\)"]
-    ),
+    # The risk files (graph/risk.py) start from the identifiers, few next to orders, and expand
+    # each member's ledger lines from the member: nothing else is scanned or sought.
+    "risk_farm": Case("risk_farm.cypher", [IDENTIFIERS], walks=[LINES_OF % "s", LINES_OF % "r"]),
     "risk_self_referral": Case(
         "risk_self_referral.cypher",
         [IDENTIFIERS],
-        [PAYOUTS_BY_MEMBER],
-        walks=[r"^VarLengthExpand\(All\) \(m\)-\[\w*:SPONSORED_BY\*\.\.3\]->\(u\)"],
+        walks=[
+            r"^VarLengthExpand\(All\) \(m\)-\[\w*:SPONSORED_BY\*\.\.3\]->\(u\)",
+            LINES_OF % "m",
+            LINES_OF % "u",
+        ],
     ),
     "risk_shared_identifiers": Case(
-        "risk_shared_identifiers.cypher", [IDENTIFIERS], [PAYOUTS_BY_MEMBER]
+        "risk_shared_identifiers.cypher", [IDENTIFIERS], walks=[LINES_OF % "m"]
     ),
     "top_recruits": Case(
         "top_recruits.cypher",

@@ -89,8 +89,10 @@ def test_settle_and_reconcile_commands(
     assert "no violation" in clean.stdout
     shell = downline("cypher", "run", "cypher/reconcile.cypher", env=cli_env)
     assert shell.returncode == 0, shell.stderr
-    graph.execute_query("MATCH (p:Payout {key: 'G-D|2|P'}) SET p.amount = p.amount + 1")
-    graph.execute_query("MATCH (p:Payout {key: 'G-D|3|P'}) SET p.tier = 4")
+    graph.execute_query(
+        "MATCH (:Order {id: 'G-D'})-[p:PAID {tier: 2}]->() SET p.amount = p.amount + 1"
+    )
+    graph.execute_query("MATCH (:Order {id: 'G-D'})-[p:PAID {tier: 3}]->() SET p.tier = 4")
     broken = downline("reconcile", env=cli_env)
     assert broken.returncode == 1
     assert "violation(s): pool 1, tier 1" in broken.stdout

@@ -95,7 +95,11 @@ def seed(
 def payouts(driver: neo4j.Driver) -> dict[str, tuple[str, int]]:
     """key -> (member_id, amount) of every payout and reversal."""
     records, _, _ = driver.execute_query(
-        "MATCH (p:Payout) RETURN p.key AS key, p.member_id AS member, p.amount AS amount"
+        """
+        MATCH (o:Order)-[l:PAID|REVERSED]->(m:Member)
+        RETURN o.id + '|' + toString(l.tier) + CASE type(l) WHEN 'PAID' THEN '|P' ELSE '|R' END
+               AS key, m.id AS member, l.amount AS amount
+        """
     )
     return {r["key"]: (r["member"], r["amount"]) for r in records}
 
@@ -103,7 +107,8 @@ def payouts(driver: neo4j.Driver) -> dict[str, tuple[str, int]]:
 def net(driver: neo4j.Driver) -> dict[tuple[str, str], int]:
     """(member_id, order_id) -> net fen, zero entries dropped."""
     records, _, _ = driver.execute_query(
-        "MATCH (p:Payout) RETURN p.member_id AS m, p.order_id AS o, sum(p.amount) AS fen"
+        "MATCH (o:Order)-[l:PAID|REVERSED]->(m:Member)"
+        " RETURN m.id AS m, o.id AS o, sum(l.amount) AS fen"
     )
     return {(r["m"], r["o"]): r["fen"] for r in records if r["fen"] != 0}
 

@@ -17,6 +17,7 @@ import pytest
 from contract.settings import Settings
 from graph import server
 from graph.db import apply_schema, connect
+from graph.ledger import LINE
 from graph.settlement import settle
 from tests.cli import downline
 from tests.graph.netbuild import Ord, at, seed
@@ -46,9 +47,11 @@ Ledger = list[dict[str, Any]]
 
 
 def ledger(settings: Settings, *, with_runs: bool = True) -> Ledger:
-    """Every Payout line, all its properties, in key order (run ids dropped when asked)."""
+    """Every ledger line, all its fields, in key order (run ids dropped when asked)."""
     with connect(settings) as driver:
-        records, _, _ = driver.execute_query("MATCH (p:Payout) RETURN p {.*} AS p ORDER BY p.key")
+        records, _, _ = driver.execute_query(
+            f"MATCH (o:Order)-[l:PAID|REVERSED]->(m) RETURN {LINE} AS p ORDER BY p.key"
+        )
     lines = [dict(r["p"]) for r in records]
     if not with_runs:
         for line in lines:

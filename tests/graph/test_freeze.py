@@ -89,7 +89,8 @@ def money(arun: Callable[..., Any], member: str) -> tuple[int, int, int]:
 
 def frozen_by(graph: neo4j.Driver) -> dict[str, list[str] | None]:
     records, _, _ = graph.execute_query(
-        "MATCH (p:Payout) WHERE NOT p.reversal RETURN p.key AS key, p.frozen_by AS flags"
+        "MATCH (o:Order)-[l:PAID]->(:Member)"
+        " RETURN o.id + '|' + toString(l.tier) + '|P' AS key, l.frozen_by AS flags"
     )
     return {r["key"]: r["flags"] for r in records}
 
@@ -283,8 +284,13 @@ def test_confirm_reverses_the_frozen_lines_exactly_once(
     assert money(arun, "B") == (0, 0, 0)
     assert money(arun, "C") == (0, 0, 0)
     assert money(arun, "A") == (A_FEN, 0, A_FEN)
+    # The decision's reversal lines: REVERSED, with its id, flag and time, to the member paid and
+    # with the opposite amount of the payout of the same order and tier.
     records, _, _ = frozen.execute_query(
-        "MATCH (r:Payout:RiskReversal) RETURN r {.*} AS r ORDER BY r.key"
+        "MATCH (o:Order)-[l:REVERSED]->(m:Member) WHERE l.decision_id IS NOT NULL"
+        " MATCH (o)-[p:PAID {tier: l.tier}]->(paid)"
+        " RETURN " + ledger.LINE + " AS r, l.decision_id AS decision, paid.id AS paid,"
+        " p.amount AS payout ORDER BY r.key"
     )
     assert [
         (r["r"]["key"], r["r"]["member_id"], r["r"]["amount"], r["r"]["reverses"]) for r in records
@@ -293,9 +299,12 @@ def test_confirm_reverses_the_frozen_lines_exactly_once(
         ("GE|1|R", "C", -12_967, "GE|1|P"),
         ("R1|1|R", "B", -1_500, "R1|1|P"),
     ]
-    assert {r["r"]["run_id"] for r in records} == {made.id}
+    assert {r["decision"] for r in records} == {r["r"]["run_id"] for r in records} == {made.id}
     assert {r["r"]["flag_id"] for r in records} == {FLAG}
+    assert {r["r"]["at"].to_native() for r in records} == {at(11)}
     assert all(r["r"]["reversal"] for r in records)
+    assert all(r["paid"] == r["r"]["member_id"] for r in records)
+    assert all(r["payout"] == -r["r"]["amount"] for r in records)
     # The payouts themselves are untouched.
     assert {k: v for k, v in payouts(frozen).items() if k.endswith("|P")} == LINES
     assert flag_state(arun) == (risk.CONFIRMED, 0)

@@ -75,6 +75,26 @@ def test_export_payouts_csv(
     assert [row[0] for row in read_csv(window)[1:]] == ["G-B", "G-C", "G-C", "G1", "G1", "G1"]
 
 
+def test_pay_waits_for_a_running_settlement(
+    graph: neo4j.Driver, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    network(graph, tmp_path)
+    settle(graph, cutoff=at(10))
+    graph.execute_query(
+        "CREATE (:SettlementLock {id: 'settlement', run_id: 'run-busy', started_at: datetime(),"
+        " heartbeat: datetime()})"
+    )
+    out = tmp_path / "pay.csv"
+    result = downline("pay", "--min", "200.00", "--out", str(out), env=cli_env)
+    assert result.returncode == 1
+    assert "settlement run run-busy is running; open the payout batch after it finished" in (
+        " ".join(result.stderr.split())
+    )
+    assert not out.exists()
+    records, _, _ = graph.execute_query("MATCH (n) WHERE n:PayoutBatch OR n:Payment RETURN n")
+    assert records == []
+
+
 def test_pay_pays_each_balance_once_and_nets_later_reversals(
     graph: neo4j.Driver, cli_env: dict[str, str], tmp_path: Path, arun: Callable[..., Any]
 ) -> None:

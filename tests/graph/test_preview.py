@@ -40,9 +40,21 @@ def state(driver: neo4j.Driver) -> tuple[list[Any], list[Any]]:
 
 
 def ledger(driver: neo4j.Driver, run_id: str) -> set[tuple[str, str, int, str, int, bool]]:
+    """The lines a run wrote: the payouts of the orders it settled and the reversals of the
+    orders it reversed (a risk decision's reversals are no run's)."""
     records, _, _ = driver.execute_query(
-        "MATCH (p:Payout {run_id: $run}) RETURN p.order_id AS o, p.member_id AS m, p.tier AS t,"
-        " p.kind AS k, p.amount AS a, p.reversal AS r",
+        """
+        CALL () {
+          MATCH (o:Order {settled_run: $run})-[l:PAID]->(m:Member)
+          RETURN o, l, m
+          UNION
+          MATCH (o:Order {reversed_run: $run})-[l:REVERSED]->(m:Member)
+          WHERE l.decision_id IS NULL
+          RETURN o, l, m
+        }
+        RETURN o.id AS o, m.id AS m, l.tier AS t, o.kind AS k, l.amount AS a,
+               type(l) = 'REVERSED' AS r
+        """,
         run=run_id,
     )
     return {(r["o"], r["m"], r["t"], r["k"], r["a"], r["r"]) for r in records}
@@ -197,7 +209,7 @@ def test_the_cli_previews_and_writes_the_difference(
     assert shown.returncode == 0, shown.stderr
     assert "preview: 4 order(s) would settle, 0 reversed" in shown.stdout
     assert "paid 596.48" in shown.stdout  # 3 x 129.67 + 2 x 77.80 + 51.87
-    records, _, _ = graph.execute_query("MATCH (p:Payout) RETURN count(p) AS n")
+    records, _, _ = graph.execute_query("MATCH ()-[l:PAID|REVERSED]->() RETURN count(l) AS n")
     assert records[0]["n"] == 0
     assert downline("settle", "--until", until, env=cli_env).returncode == 0
     plan = tmp_path / "candidate.toml"

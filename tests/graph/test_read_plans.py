@@ -35,10 +35,12 @@ from tests.stores import AFTER_REFRESH, GrownStore
 
 WINDOW = {"start": growth.EARLIEST, "end": growth.LATEST}
 BY_MEMBER_ID = r"NodeUniqueIndexSeek.* m:Member\(id\)"
-PAYOUTS_BY_MEMBER = r"NodeIndexSeek RANGE INDEX p:Payout\(member_id\)"
-PAYOUTS_BY_PAID_AT = r"NodeIndexSeekByRange RANGE INDEX p:Payout\(paid_at\)"
-# The balances and a payout batch must read every ledger line once.
-WHOLE_LEDGER = r"^NodeByLabelScan p:Payout$"
+# A member's ledger lines are expanded from the member (graph/ledger.py, LINE).
+PAYOUTS_BY_MEMBER = r"Expand\(All\) \(m\)<-\[l:PAID\|REVERSED\]-\("
+# A window's lines are the lines of the orders paid in it.
+PAYOUTS_BY_PAID_AT = r"NodeIndexSeekByRange RANGE INDEX o:Order\(paid_at\)"
+# The balances and a payout batch must read every ledger line once, member by member.
+WHOLE_LEDGER = r"^NodeByLabelScan m:Member$"
 # ... and every adjustment and payment once (graph/ledger.py).
 WHOLE_MONEY = [r"^NodeByLabelScan a:Adjustment$", r"^NodeByLabelScan x:Payment$"]
 # A member's other money, each by its member_id index.
@@ -105,13 +107,20 @@ CASES: dict[str, Case] = {
     "export_run": Case(
         payouts.EXPORT_RUN,
         lambda s: {**WINDOW, "run_id": s.run_id},
-        [r"NodeIndexSeek RANGE INDEX p:Payout\(run_id\)"],
+        [
+            r"NodeIndexSeek RANGE INDEX o:Order\(settled_run\)",
+            r"NodeIndexSeek RANGE INDEX o:Order\(reversed_run\)",
+        ],
+        # A risk decision's reversals: its record (one per decided flag) is found by label.
+        allowed=[r"^NodeByLabelScan d:RiskDecision$"],
     ),
-    "balances": Case(payouts.BALANCES, lambda s: {}, [WHOLE_LEDGER, *WHOLE_MONEY]),
+    "balances": Case(
+        payouts.BALANCES, lambda s: {}, [WHOLE_LEDGER, PAYOUTS_BY_MEMBER, *WHOLE_MONEY]
+    ),
     "balance": Case(
         payouts.BALANCE,
         lambda s: {"member_id": s.root_id, "open_states": list(ledger.OPEN_STATES)},
-        [PAYOUTS_BY_MEMBER, *MONEY_BY_MEMBER, WITHDRAWALS_BY_MEMBER],
+        [BY_MEMBER_ID, PAYOUTS_BY_MEMBER, *MONEY_BY_MEMBER, WITHDRAWALS_BY_MEMBER],
     ),
     "lock_ledger": Case(
         payouts.LOCK_LEDGER, lambda s: {}, [r"NodeUniqueIndexSeek.* l:PayoutLedger\(id\)"]
@@ -135,13 +144,13 @@ CASES: dict[str, Case] = {
             "after_ms": None,
             "after_key": None,
         },
-        [PAYOUTS_BY_MEMBER, *MONEY_BY_MEMBER],
+        [BY_MEMBER_ID, PAYOUTS_BY_MEMBER, *MONEY_BY_MEMBER],
         allowed=[r"NodeUniqueIndexSeek.* r:SettlementRun\(id\)"],
     ),
     "statement": Case(
         ledger.STATEMENT,
         lambda s: {**WINDOW, "member_id": s.root_id, "payments": True},
-        [PAYOUTS_BY_MEMBER, *MONEY_BY_MEMBER],
+        [BY_MEMBER_ID, PAYOUTS_BY_MEMBER, *MONEY_BY_MEMBER],
         allowed=[r"NodeUniqueIndexSeek.* r:SettlementRun\(id\)"],
     ),
     "ledger_parties": Case(
@@ -193,14 +202,20 @@ CASES: dict[str, Case] = {
     ),
     "risk_reverse": Case(
         riskdecisions.REVERSE,
-        lambda s: {"keys": ["O|1|P"], "decision_id": "d", "flag_id": "f", "at": AFTER_REFRESH},
-        [r"NodeUniqueIndexSeek.* p:Payout\(key\)"],
-        allowed=[r"NodeUniqueIndexSeek.* r:Payout\(key\)"],
+        lambda s: {
+            "lines": [{"order_id": "O", "tier": 1}],
+            "decision_id": "d",
+            "flag_id": "f",
+            "at": AFTER_REFRESH,
+        },
+        [r"NodeUniqueIndexSeek.* o:Order\(id\)", r"Expand\(All\) \(o\)-\[p:PAID\]->\(m\)"],
     ),
     # The risk view's drawing (graph/risk.py): the cluster's members by id.
     "cluster_members": Case(risk.CLUSTER_MEMBERS, lambda s: {"ids": [s.leaf_id]}, [BY_MEMBER_ID]),
     "tier_payouts_member": Case(
-        payouts.SUMMARY_MEMBER, lambda s: {**WINDOW, "member_id": s.root_id}, [PAYOUTS_BY_MEMBER]
+        payouts.SUMMARY_MEMBER,
+        lambda s: {**WINDOW, "member_id": s.root_id},
+        [BY_MEMBER_ID, PAYOUTS_BY_MEMBER],
     ),
     "tier_payouts_platform": Case(payouts.SUMMARY_PLATFORM, lambda s: WINDOW, [PAYOUTS_BY_PAID_AT]),
     "platform_retained": Case(
@@ -253,7 +268,9 @@ CASES: dict[str, Case] = {
     ),
     # graph/compliance.py.
     "income_member": Case(
-        compliance.MEMBER_INCOME, lambda s: {**WINDOW, "member_id": s.root_id}, [PAYOUTS_BY_MEMBER]
+        compliance.MEMBER_INCOME,
+        lambda s: {**WINDOW, "member_id": s.root_id},
+        [BY_MEMBER_ID, PAYOUTS_BY_MEMBER],
     ),
     "income_platform": Case(
         compliance.PLATFORM_INCOME, lambda s: {**WINDOW, "member_id": None}, [PAYOUTS_BY_PAID_AT]
@@ -277,7 +294,7 @@ CASES: dict[str, Case] = {
             "limit": compliance.MAX_LISTED,
             "viewer": None,
         },
-        [PAYOUTS_BY_MEMBER],
+        [BY_MEMBER_ID, PAYOUTS_BY_MEMBER],
     ),
     "paths_member_seen_by_a_member": Case(
         compliance.MEMBER_PATHS,
@@ -287,7 +304,7 @@ CASES: dict[str, Case] = {
             "limit": compliance.MAX_LISTED,
             "viewer": s.root_id,
         },
-        [PAYOUTS_BY_MEMBER],
+        [BY_MEMBER_ID, PAYOUTS_BY_MEMBER],
     ),
     "paths_platform": Case(
         compliance.PATHS,

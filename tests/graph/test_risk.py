@@ -209,6 +209,31 @@ def test_detection_flags_every_case_with_its_evidence(
     assert tuple(records[0]) == (11, sum(f.size for f in EXPECTED))
 
 
+def test_a_flag_that_froze_a_payout_to_its_member_survives_a_refresh(
+    cli_env: dict[str, str], graph: neo4j.Driver, tmp_path: Path
+) -> None:
+    """A flag is kept when a PAID line to one of its members names it in frozen_by; a line to
+    someone else naming it keeps nothing."""
+    load_settle_refresh(cli_env, tmp_path)
+    graph.execute_query(
+        """
+        MATCH (a:Member {id: 'A'}), (d:Member {id: 'D'})
+        CREATE (:RiskFlag {id: 'farm:froze', kind: 'farm', members: ['A']})-[:FLAGS]->(a),
+               (:RiskFlag {id: 'farm:idle', kind: 'farm', members: ['A']})-[:FLAGS]->(a),
+               (:RiskFlag {id: 'farm:elsewhere', kind: 'farm', members: ['D']})-[:FLAGS]->(d)
+        WITH a
+        MATCH (:Order {id: 'O2'})-[l:PAID {tier: 1}]->(a)
+        SET l.frozen_by = ['farm:froze', 'farm:elsewhere']
+        """
+    )
+    run_ok(cli_env, "risk", "refresh")
+    records, _, _ = graph.execute_query(
+        "MATCH (f:RiskFlag) WHERE f.id IN ['farm:froze', 'farm:idle', 'farm:elsewhere']"
+        " RETURN f.id AS id, f.stale_since IS NOT NULL AS stale ORDER BY id"
+    )
+    assert [tuple(r) for r in records] == [("farm:froze", True)]
+
+
 def test_files_without_identifier_columns_still_load(
     cli_env: dict[str, str], graph: neo4j.Driver, tmp_path: Path
 ) -> None:

@@ -68,6 +68,26 @@ def test_cli_refresh(cli_env: dict[str, str], graph: neo4j.Driver, tmp_path: Pat
     assert numbering(graph)["C"] == (2, 2, 2, 100)
 
 
+def test_refresh_waits_for_a_running_settlement(
+    cli_env: dict[str, str], graph: neo4j.Driver, tmp_path: Path
+) -> None:
+    tree().seed(graph, tmp_path)
+    graph.execute_query(
+        "CREATE (:SettlementLock {id: 'settlement', run_id: 'run-busy', started_at: datetime(),"
+        " heartbeat: datetime()})"
+    )
+    result = downline("rollups", "refresh", env=cli_env)
+    assert result.returncode == 1
+    assert "nothing was refreshed: settlement run run-busy holds the lock" in " ".join(
+        result.stderr.split()
+    )
+    records, _, _ = graph.execute_query(
+        "MATCH (n) WHERE n:LevelMark OR n:RollupState RETURN count(n) AS n"
+    )
+    assert records[0]["n"] == 0
+    assert {pre for pre, _, _, _ in numbering(graph).values()} == {None}
+
+
 def test_orders_read_in_chunks_give_the_same_rollups(
     graph: neo4j.Driver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

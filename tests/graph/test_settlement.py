@@ -267,9 +267,29 @@ def test_no_plan_refuses_and_writes_nothing(graph: neo4j.Driver, tmp_path: Path)
     with pytest.raises(SettlementRefused, match="no compensation plan is loaded"):
         settle(graph, cutoff=at(30))
     records, _, _ = graph.execute_query(
-        "MATCH (n) WHERE n:Payout OR n:SettlementRun OR n:SettlementLock RETURN count(n) AS n"
+        "MATCH (n) WHERE n:SettlementRun OR n:SettlementLock RETURN count(n) AS n"
+        " UNION ALL MATCH ()-[l:PAID|REVERSED]->() RETURN count(l) AS n"
     )
-    assert records[0]["n"] == 0
+    assert [r["n"] for r in records] == [0, 0]
+
+
+def test_a_store_with_old_ledger_lines_refuses_until_migrated(
+    graph: neo4j.Driver, tmp_path: Path
+) -> None:
+    seed(graph, tmp_path, LINE, gifts("A", "B"))
+    graph.execute_query(
+        "CREATE (:Payout {key: 'G-old|1|P', order_id: 'G-old', member_id: 'A', tier: 1,"
+        " amount: 100, reversal: false})"
+    )
+    with pytest.raises(
+        SettlementRefused, match=r"1 payout line\(s\) of the old ledger.*db migrate"
+    ):
+        settle(graph, cutoff=at(30))
+    records, _, _ = graph.execute_query(
+        "MATCH (n) WHERE n:SettlementRun OR n:SettlementLock RETURN count(n) AS n"
+        " UNION ALL MATCH ()-[l:PAID|REVERSED]->() RETURN count(l) AS n"
+    )
+    assert [r["n"] for r in records] == [0, 0]
 
 
 def test_a_rerun_with_the_same_cutoff_writes_nothing(graph: neo4j.Driver, tmp_path: Path) -> None:

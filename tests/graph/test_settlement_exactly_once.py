@@ -56,7 +56,7 @@ def start_settle(env: dict[str, str]) -> subprocess.Popen[str]:
 
 
 def count_payouts(driver: neo4j.Driver) -> int:
-    records, _, _ = driver.execute_query("MATCH (p:Payout) RETURN count(p) AS n")
+    records, _, _ = driver.execute_query("MATCH ()-[l:PAID]->() RETURN count(l) AS n")
     return int(records[0]["n"])
 
 

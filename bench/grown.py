@@ -59,7 +59,6 @@ from bench.run import (
     Client,
     Skip,
     Variant,
-    data_rows,
 )
 from bench.scales import ROOT
 from contract.importfiles import ORDER_COLUMNS
@@ -384,23 +383,6 @@ class GrownBench(Bench):
                     },
                 )
             )
-
-    def transactional_load(self, files: dict[str, Path], timeout: float) -> tuple[int, float]:
-        """``downline load --transactional``; returns the rows and wall seconds."""
-        stdout, seconds = self.command(
-            [
-                "-m",
-                "downline",
-                "load",
-                "--transactional",
-                *(a for k, f in files.items() for a in (f"--{k}", str(f))),
-            ],
-            timeout,
-        )
-        path = next((line for line in stdout.splitlines() if line.startswith("path: ")), "")
-        if path != "path: transactional":
-            raise RuntimeError(f"downline load took another path: {path or stdout[-300:]}")
-        return sum(data_rows(f) for f in files.values()), seconds
 
     def load_base(self) -> None:
         with self.step("import", "base load (transactional)", "neo4j"):

@@ -656,6 +656,23 @@ class Bench:
                 f" tx log {log_before} -> {log_after}",
             )
 
+    def transactional_load(self, files: dict[str, Path], timeout: float) -> tuple[int, float]:
+        """``downline load --transactional``; returns the rows and wall seconds."""
+        stdout, seconds = self.command(
+            [
+                "-m",
+                "downline",
+                "load",
+                "--transactional",
+                *(a for k, f in files.items() for a in (f"--{k}", str(f))),
+            ],
+            timeout,
+        )
+        path = next((line for line in stdout.splitlines() if line.startswith("path: ")), "")
+        if path != "path: transactional":
+            raise RuntimeError(f"downline load took another path: {path or stdout[-300:]}")
+        return sum(data_rows(f) for f in files.values()), seconds
+
     def next_day(self) -> None:
         """A day of the platform after the first run, as operations run it: the day's new orders
         (one in ``NEXT_DAY_SHARE`` of the network's, sampled from it, paid in the day that the
@@ -668,13 +685,7 @@ class Bench:
             rows = write_day_orders(
                 self.data_path / "orders.csv", day_orders, self.cutoff, NEXT_DAY_SHARE
             )
-            stdout, seconds = self.command(
-                ["-m", "downline", "load", "--transactional", "--orders", str(day_orders)],
-                self.scale.load_timeout_s,
-            )
-            path = next((x for x in stdout.splitlines() if x.startswith("path: ")), "")
-            if path != "path: transactional":
-                raise RuntimeError(f"downline load took another path: {path or stdout[-300:]}")
+            _, seconds = self.transactional_load({"orders": day_orders}, self.scale.load_timeout_s)
             per_s = rows / seconds
             targets = (Target("rows/s", per_s, scales.DAY_LOAD_ROWS_S, True, "rows/s"),)
             self.report.add(

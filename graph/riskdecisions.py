@@ -31,7 +31,14 @@ from graph import risk
 from graph.audit import AuditEntry, record_async, require_reason
 from graph.db import read, write
 from graph.errors import BadInput, NotFound
-from graph.ledger import FROZEN_LINES_OF, FROZEN_SUM, LINE, LOCK_LEDGER, SettlementRunning
+from graph.ledger import (
+    FROZEN_LINES_OF,
+    FROZEN_SUM,
+    HOLD_SETTLEMENT,
+    LINE,
+    LOCK_LEDGER,
+    SettlementRunning,
+)
 
 CLEAR, CONFIRM = "risk_clear", "risk_confirm"
 """The audit actions."""
@@ -74,14 +81,6 @@ CONTEXT = """
 OPTIONAL MATCH (f:RiskFlag {id: $flag_id})
 OPTIONAL MATCH (lock:SettlementLock)
 RETURN properties(f) AS flag, lock.run_id AS running
-"""
-
-# Creating the settlement lock's node in this transaction (and deleting it again) holds the lock's
-# unique key until the decision commits: a run that begins meanwhile waits for it, and one that
-# began first makes this fail at the constraint.
-HOLD_SETTLEMENT = """
-CREATE (l:SettlementLock {id: 'settlement', run_id: $decision_id})
-DELETE l
 """
 
 DECIDE = """
@@ -216,7 +215,7 @@ async def decide(
             raise SettlementRunning(
                 f"settlement run {ctx['running']} is running; decide the flag after it finished"
             )
-        await (await tx.run(HOLD_SETTLEMENT, decision_id=decision_id)).consume()
+        await (await tx.run(HOLD_SETTLEMENT, holder=decision_id)).consume()
         await (await tx.run(LOCK_FLAG, flag_id=flag_id, at=at)).consume()
         result = await tx.run(FROZEN_LINES, flag_id=flag_id)
         lines = tuple([_line(r.data()) async for r in result])

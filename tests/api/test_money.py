@@ -216,6 +216,27 @@ def test_adjust_refusals_write_nothing(
     assert total == 2
 
 
+def test_adjust_waits_for_a_running_settlement(
+    settled: tuple[Gql, str], graph: neo4j.Driver
+) -> None:
+    gql, _ = settled
+    graph.execute_query(
+        "CREATE (:SettlementLock {id: 'settlement', run_id: 'run-busy', started_at: datetime(),"
+        " heartbeat: datetime()})"
+    )
+    try:
+        result = ok(gql(ADJUST, ADMIN, m="A", amount="5.00", reason="x"))["adjustBalance"]
+    finally:
+        graph.execute_query("MATCH (l:SettlementLock) DELETE l")
+    assert result == {
+        "__typename": "MutationError",
+        "code": "SETTLEMENT_RUNNING",
+        "message": "settlement run run-busy is running; adjust the balance after it finished"
+        " (nothing was written)",
+    }
+    assert ok(gql(LEDGER, ADMIN, id="A"))["member"]["ledger"]["totalCount"] == 2
+
+
 @pytest.mark.parametrize("principal", [ANALYST, member_principal("A")])
 def test_only_admins_adjust(settled: tuple[Gql, str], principal: Principal) -> None:
     gql, _ = settled

@@ -94,6 +94,31 @@ class ServerStatus:
     log_file: Path
 
 
+# The JVM options of Neo4j 5.26's own neo4j.conf (server.jvm.additional), which its start script
+# passes and a plain `java -jar` does not. Without the --add-opens the page cache logs "Reflection
+# access to java.nio.DirectByteBuffer is not available, using fallback mode. This could have
+# negative impact on performance and memory usage", and without TrustFinalNonStaticFields the JIT
+# cannot fold the final fields the kernel is written around. AlwaysPreTouch is left out: it
+# would make every start touch the whole heap (tests start many small servers).
+JVM_OPTIONS = (
+    "-XX:+UseG1GC",
+    "-XX:+ExitOnOutOfMemoryError",
+    "-XX:-OmitStackTraceInFastThrow",
+    "-XX:+UnlockExperimentalVMOptions",
+    "-XX:+TrustFinalNonStaticFields",
+    "-XX:+DisableExplicitGC",
+    "-Djdk.nio.maxCachedBufferSize=1024",
+    "-Dio.netty.tryReflectionSetAccessible=true",
+    "-Djdk.tls.ephemeralDHKeySize=2048",
+    "-Djdk.tls.rejectClientInitiatedRenegotiation=true",
+    "--add-opens=java.base/java.nio=ALL-UNNAMED",
+    "--add-opens=java.base/java.io=ALL-UNNAMED",
+    "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
+    "--enable-native-access=ALL-UNNAMED",
+    "-Dlog4j2.disable.jmx=true",
+)
+
+
 def java_executable() -> str:
     home = os.environ.get("JAVA_HOME")
     if home and (Path(home) / "bin" / "java").exists():
@@ -230,8 +255,7 @@ def start(
         java,
         f"-Xms{heap}",
         f"-Xmx{heap}",
-        "-XX:+UseG1GC",
-        "-XX:+ExitOnOutOfMemoryError",
+        *JVM_OPTIONS,
         "-jar",
         str(jar),
         "--data",
@@ -377,8 +401,7 @@ def admin(
         java_executable(),
         f"-Xms{heap}",
         f"-Xmx{heap}",
-        "-XX:+UseG1GC",
-        "-XX:+ExitOnOutOfMemoryError",
+        *JVM_OPTIONS,
         "-jar",
         str(jar),
         mode,

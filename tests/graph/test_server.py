@@ -133,3 +133,17 @@ def test_a_killed_server_recovers_and_its_store_checks_consistent(tmp_path: Path
         assert refused.returncode != 0
     finally:
         server.stop(paths)
+
+
+def test_the_server_runs_with_neo4js_own_jvm_options(
+    settings: Settings, graph: neo4j.Driver
+) -> None:
+    """Started as Neo4j's start script would start it: without its --add-opens the page cache
+    falls back to a slower mode and says so in debug.log (graph/server.py JVM_OPTIONS)."""
+    if os.environ.get("NEO4J_URI"):
+        pytest.skip("the tests run against a server they did not start")
+    graph.execute_query("RETURN 1")
+    log = server.ServerPaths(settings.neo4j_data_dir).store / "logs" / "debug.log"
+    text = log.read_text(encoding="utf-8", errors="replace")
+    assert "Kernel version: 5.26" in text
+    assert "using fallback mode" not in text

@@ -12,7 +12,9 @@
 // - unreversed: a reversed order has a REVERSED line for each of its PAID lines' tiers;
 // - duplicate: no order has more than one PAID line, or more than one REVERSED line, of one
 //   tier (each such line is a row: nothing in the store keeps them unique);
-// - marker: every PAID line belongs to an order marked settled.
+// - marker: every PAID line belongs to an order marked settled;
+// - waiting: every settled, refunded order not reversed yet waits for its reversal in
+//   o.unreversed_since (cypher/schema.cypher), where the next run finds it.
 // The first statement counts what was checked.
 //
 // Parameters: none.
@@ -106,4 +108,11 @@ MATCH (o)-[l:PAID]->(m) USING SCAN l:PAID
 WHERE NOT o:Order OR o.settled_run IS NULL
 RETURN 'marker' AS check, o.id AS order_id, m.id AS member_id,
        'payout ' + coalesce(o.id, '(no order id)') + '|' + coalesce(toString(l.tier), '?')
-       + '|P belongs to an order not marked settled' AS detail;
+       + '|P belongs to an order not marked settled' AS detail
+UNION ALL
+MATCH (o:Order) USING INDEX o:Order(refunded_at)
+WHERE o.refunded_at IS NOT NULL AND o.settled_run IS NOT NULL AND o.reversed_run IS NULL
+  AND o.unreversed_since IS NULL
+RETURN 'waiting' AS check, o.id AS order_id, null AS member_id,
+       'order ' + o.id + ' settled and was refunded, but no run will reverse it:'
+       + ' it has no unreversed_since (a refund written outside the product?)' AS detail;

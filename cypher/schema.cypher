@@ -35,6 +35,21 @@ CREATE INDEX order_unsettled_since IF NOT EXISTS FOR (o:Order) ON (o.unsettled_s
 // Orders written before unsettled_since existed get it once (a store of today has none left).
 MATCH (o:Order) WHERE o.settled_run IS NULL AND o.unsettled_since IS NULL
 CALL (o) { SET o.unsettled_since = o.paid_at } IN TRANSACTIONS OF 50000 ROWS;
+// o.unreversed_since is a settled order's refunded_at until the run that reverses it: the
+// settling transaction sets it when the refund was already known, a refund recorded after the
+// order settled sets it (graph/orders.py, graph/loader.py), and reversals.cypher removes it with
+// the reversal. So a run's reversals cost what it reverses, not every refund ever made (a refund
+// written by raw Cypher must do the same: SET o.unreversed_since = o.refunded_at on an order
+// with settled_run and no reversed_run; cypher/reconcile.cypher's "waiting" check finds one that
+// did not). Orders
+// that settled and were refunded before it existed get it once, BEFORE the index is created:
+// settlement refuses a store without the index (graph/settlement.py), so an index that exists
+// means this ran to the end.
+MATCH (o:Order) USING INDEX o:Order(refunded_at)
+WHERE o.refunded_at IS NOT NULL AND o.settled_run IS NOT NULL AND o.reversed_run IS NULL
+  AND o.unreversed_since IS NULL
+CALL (o) { SET o.unreversed_since = o.refunded_at } IN TRANSACTIONS OF 50000 ROWS;
+CREATE INDEX order_unreversed_since IF NOT EXISTS FOR (o:Order) ON (o.unreversed_since);
 
 // Rollups (graph/rollups.py, docs/model.md "Rollups"): a subtree is one pre-order range per tree
 // level, so (depth, pre) finds a level's members and checkpoints with index seeks; the all_*

@@ -42,6 +42,7 @@ from graph.bulkimport import (
     replace_database,
 )
 from graph.db import bump_changes
+from graph.orders import AWAIT_REVERSAL
 
 T = TypeVar("T")
 OrderCheck = Callable[[Path, Mapping[str, KnownMember], dict[str, int], list[RowError]], int]
@@ -119,11 +120,12 @@ MATCH (s:Member {id: row.seller_id})
 CREATE (s)-[:SOLD]->(o)
 """
 
-ADD_REFUNDS = """
+ADD_REFUNDS = f"""
 UNWIND $rows AS row
-MATCH (o:Order {id: row.order_id})
+MATCH (o:Order {{id: row.order_id}})
 WHERE o.refunded_at IS NULL
 SET o.refunded_at = datetime(row.refunded_at)
+{AWAIT_REVERSAL}
 """
 
 

@@ -63,9 +63,19 @@ FOREACH (_ IN CASE WHEN seller IS NULL THEN [] ELSE [1] END | CREATE (seller)-[:
 RETURN o {{ {ORDER_FIELDS} }} AS order
 """
 
+# After a refund's SET of o.refunded_at (which takes the order's lock, so settled_run is read
+# after any settling transaction committed): a settled order waits for its reversal in
+# o.unreversed_since (cypher/schema.cypher); one not settled yet gets it when it settles.
+AWAIT_REVERSAL = """
+WITH o
+SET o.unreversed_since = CASE WHEN o.settled_run IS NOT NULL AND o.reversed_run IS NULL
+                              THEN o.refunded_at END
+"""
+
 REFUND = f"""
 MATCH (o:Order {{id: $id}}) USING INDEX SEEK o:Order(id)
 SET o.refunded_at = $refunded_at
+{AWAIT_REVERSAL}
 RETURN o {{ {ORDER_FIELDS} }} AS order
 """
 

@@ -217,6 +217,24 @@ def _old_ledger(driver: neo4j.Driver, database: str) -> SettlementRefused | None
     )
 
 
+# cypher/schema.cypher creates this index only after it marked every settled order awaiting its
+# reversal, so a store that has it is one where reversals.cypher finds them all.
+UNREVERSED_INDEX = (
+    "SHOW INDEXES YIELD name WHERE name = 'order_unreversed_since' RETURN count(*) AS n"
+)
+
+
+def _unmarked_refunds(driver: neo4j.Driver, database: str) -> SettlementRefused | None:
+    """A store whose schema predates o.unreversed_since would settle without its reversals."""
+    records, _, _ = driver.execute_query(UNREVERSED_INDEX, database_=database)
+    if records[0]["n"]:
+        return None
+    return SettlementRefused(
+        "this store's schema predates the reversal index (order_unreversed_since), so refunds"
+        " of settled orders would not be found; run 'downline db migrate' first"
+    )
+
+
 def _take_lock(
     driver: neo4j.Driver, *, force: bool, say: Callable[[str], None], database: str
 ) -> str | None:
@@ -269,7 +287,11 @@ def settle(
     require_offset(cutoff)
     say = progress or (lambda _: None)
     records, _, _ = driver.execute_query(CUTOFF_CONTEXT, database_=database)
-    refused = refusal(*_context(records[0]), cutoff) or _old_ledger(driver, database)
+    refused = (
+        refusal(*_context(records[0]), cutoff)
+        or _old_ledger(driver, database)
+        or _unmarked_refunds(driver, database)
+    )
     if refused is not None:
         raise refused
     taken_over = _take_lock(driver, force=force, say=say, database=database)

@@ -7,7 +7,8 @@
 // not settled yet, and it has no refunded_at <= $cutoff (refunded before settling: never pays).
 // Per order, in ONE transaction: one ledger line (o)-[:PAID {tier, amount}]->(m) per eligible
 // tier (docs/model.md, "The ledger"), and the settled marker o.settled_run with o.pool,
-// o.retained, o.plan_id. A batch that committed has marked its orders, a batch that did not left
+// o.retained, o.plan_id, and o.unreversed_since = o.refunded_at when a refund after $cutoff is
+// already recorded (reversals.cypher finds it there once a cutoff passes it). A batch that committed has marked its orders, a batch that did not left
 // nothing; an order is written only after its lock is taken and it is seen unmarked, so even an
 // overlapping run cannot pay twice; so running this again finishes the job.
 // Batches run one at a time. A batch writes its orders' lines into the members' relationship
@@ -131,7 +132,8 @@ CALL (o, plan) {
     CREATE (o)-[:PAID {tier: tier, amount: share,
                        frozen_by: CASE WHEN size(flags) > 0 THEN flags END}]->(m))
   WITH o, plan, pool, sum(CASE WHEN eligible THEN share ELSE 0 END) AS paid
-  SET o.settled_run = $run_id, o.plan_id = plan.id, o.pool = pool, o.retained = pool - paid
+  SET o.settled_run = $run_id, o.plan_id = plan.id, o.pool = pool, o.retained = pool - paid,
+      o.unreversed_since = o.refunded_at
 } IN TRANSACTIONS OF $batch ROWS;
 
 // An order refunded by the cutoff before it settled never will (cutoffs only move forward, and a

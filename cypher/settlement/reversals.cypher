@@ -1,7 +1,8 @@
 // Settlement, step 3 of 4: reverses the payouts of orders refunded after they settled.
 //
 // Settled payouts are never edited: an order with refunded_at <= $cutoff that settled in an
-// earlier run gets, per payout line, a reversal line (o)-[:REVERSED {tier, amount}]->(m) with the
+// earlier run (found by o.unreversed_since, its refunded_at while it waits for its reversal;
+// cypher/schema.cypher) gets, per payout line, a reversal line (o)-[:REVERSED {tier, amount}]->(m) with the
 // negated amount to the same member, and the marker o.reversed_run, all in one transaction per
 // batch. The platform-retained part of the order is cancelled with it. A tier that a risk
 // decision already reversed (graph/riskdecisions.py) is not reversed again. Safe to run again:
@@ -26,11 +27,13 @@
 
 MATCH (:SettlementLock {id: 'settlement', run_id: $run_id})
 // section refunded: the orders refunded by $cutoff that settled and are not reversed yet
-MATCH (o:Order) USING INDEX o:Order(refunded_at)
-WHERE o.refunded_at <= datetime($cutoff) AND o.settled_run IS NOT NULL AND o.reversed_run IS NULL
+MATCH (o:Order) USING INDEX o:Order(unreversed_since)
+WHERE o.unreversed_since <= datetime($cutoff) AND o.settled_run IS NOT NULL
+  AND o.reversed_run IS NULL
 // end refunded
 CALL (o) {
   SET o.reversed_run = $run_id
+  REMOVE o.unreversed_since
   WITH o
   // section reversed: each payout line p of order o to its member m that no reversal negates yet
   MATCH (o)-[p:PAID]->(m)

@@ -45,11 +45,11 @@ def test_the_next_run_anchors_like_payouts_cypher(grown_store: GrownStore) -> No
     )
 
 
-def test_the_reversals_anchor_on_refunded_at(grown_store: GrownStore) -> None:
+def test_the_reversals_anchor_on_unreversed_since(grown_store: GrownStore) -> None:
     plan = _plan(grown_store, preview.REVERSE, {"cutoff": grown_store.cutoff.isoformat()})
-    # The refunded orders by their index, then each one's payout lines from the order.
+    # The orders awaiting their reversal by their index, then each one's lines from the order.
     assert_shape(
-        plan, anchors=[r"NodeIndex(SeekByRange|Scan) .*o:Order\(refunded_at\)", PAID_OF_ORDER]
+        plan, anchors=[r"NodeIndex(SeekByRange|Scan) .*o:Order\(unreversed_since\)", PAID_OF_ORDER]
     )
     _no_payout_nodes(plan)
 

@@ -58,12 +58,12 @@ def test_payouts_anchor_on_paid_at_and_check_agency_from_the_member(
     )
 
 
-def test_reversals_anchor_on_refunded_at(grown_store: GrownStore) -> None:
+def test_reversals_anchor_on_unreversed_since(grown_store: GrownStore) -> None:
     (reversals,) = _statements(SETTLEMENT / "reversals.cypher")
     plan = explain(
         grown_store.driver, reversals, _params(grown_store), database=grown_store.database
     )
-    assert_shape(plan, anchors=[r"NodeIndex(SeekByRange|Scan) .*o:Order\(refunded_at\)"])
+    assert_shape(plan, anchors=[r"NodeIndex(SeekByRange|Scan) .*o:Order\(unreversed_since\)"])
 
 
 def test_pending_count_anchors_like_the_files(grown_store: GrownStore) -> None:
@@ -77,7 +77,7 @@ def test_pending_count_anchors_like_the_files(grown_store: GrownStore) -> None:
         plan,
         anchors=[
             r"NodeIndex(SeekByRange|Scan) .*o:Order\(unsettled_since\)",
-            r"NodeIndex(SeekByRange|Scan) .*o:Order\(refunded_at\)",
+            r"NodeIndex(SeekByRange|Scan) .*o:Order\(unreversed_since\)",
         ],
         allowed=RUN_LEVEL,
     )
@@ -103,7 +103,7 @@ def test_reconcile_checks_expand_from_each_row(grown_store: GrownStore, index: i
             r"NodeByLabelScan o:Order$",
             r"(Directed)?RelationshipTypeScan .*:(PAID|REVERSED)",
             r"UnionRelationshipTypesScan .*:PAID\|REVERSED",
-            r"NodeIndexScan .*o:Order\((settled_run|reversed_run)\)",
+            r"NodeIndexScan .*o:Order\((settled_run|reversed_run|refunded_at)\)",
         ],
     )
 

@@ -111,6 +111,11 @@ CASES: dict[str, tuple[str, dict[tuple[str, str | None, str | None], int]]] = {
         "MATCH (o:Order {id: 'R1'}) REMOVE o.settled_run",
         {("marker", "R1", m): 1 for m in "SDC"},
     ),
+    # A refund of a settled order written by raw Cypher, without its mark: no run would find it.
+    "waiting": (
+        "MATCH (o:Order {id: 'R1'}) SET o.refunded_at = datetime('2026-01-30T00:00:00+08:00')",
+        {("waiting", "R1", None): 1},
+    ),
 }
 
 

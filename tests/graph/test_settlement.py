@@ -11,7 +11,7 @@ import neo4j
 import pytest
 
 from contract.settings import Settings, SettingsError
-from graph.db import clear
+from graph.db import apply_schema, clear
 from graph.members import set_suspended
 from graph.orders import record_order, refund_order
 from graph.plans import store_plan
@@ -194,6 +194,50 @@ def test_a_refund_after_settling_is_reversed(
     assert not [k for k, v in net(graph).items() if k[1] == "R1"]
     assert reconcile(graph).ok
     assert settle(graph, cutoff=at(15)).run is None
+
+
+def test_a_refund_loaded_after_settling_is_reversed(graph: neo4j.Driver, tmp_path: Path) -> None:
+    """The loader's refund of a stored order marks it for its reversal, as the API's does."""
+    sale = Ord("R1", "RETAIL", "X", seller="S", day=5)
+    seed(graph, tmp_path / "first", LINE, [*gifts("S", "D", "C"), sale])
+    settle(graph, cutoff=at(13))
+    refunded = dataclasses.replace(sale, refunded_day=14)
+    seed(graph, tmp_path / "refund", LINE, [*gifts("S", "D", "C"), refunded], plan=None)
+    outcome = settle(graph, cutoff=at(15))
+    assert outcome.run is not None
+    assert (outcome.run.orders_reversed, outcome.run.reversed) == (1, -1_725)
+    assert not [k for k, v in net(graph).items() if k[1] == "R1"]
+    records, _, _ = graph.execute_query(
+        "MATCH (o:Order) WHERE o.unreversed_since IS NOT NULL RETURN count(o) AS n"
+    )
+    assert records[0]["n"] == 0
+    assert reconcile(graph).ok
+
+
+def test_a_store_without_the_reversal_index_refuses_until_its_schema_is_applied(
+    graph: neo4j.Driver, tmp_path: Path
+) -> None:
+    """A store of before o.unreversed_since: its refunds of settled orders carry no mark, so
+    settlement waits for the schema (``downline db migrate``), which marks them first."""
+    seed(
+        graph, tmp_path, LINE, [*gifts("S", "D", "C"), Ord("R1", "RETAIL", "X", seller="S", day=5)]
+    )
+    settle(graph, cutoff=at(13))
+    graph.execute_query("MATCH (o:Order {id: 'R1'}) SET o.refunded_at = $at", at=at(14))
+    graph.execute_query("DROP INDEX order_unreversed_since")
+    try:
+        with pytest.raises(SettlementRefused, match=r"predates the reversal index.*db migrate"):
+            settle(graph, cutoff=at(15))
+        records, _, _ = graph.execute_query(
+            "MATCH (r:SettlementRun) RETURN count(r) AS runs, sum(r.orders_reversed) AS reversed"
+        )
+        assert (records[0]["runs"], records[0]["reversed"]) == (1, 0)
+    finally:
+        apply_schema(graph)
+    outcome = settle(graph, cutoff=at(15))
+    assert outcome.run is not None
+    assert (outcome.run.orders_reversed, outcome.run.reversed) == (1, -1_725)
+    assert reconcile(graph).ok
 
 
 def test_a_refunded_gift_package_is_reversed_and_ends_agency(

@@ -41,10 +41,9 @@ CALL (o) { SET o.unsettled_since = o.paid_at } IN TRANSACTIONS OF 50000 ROWS;
 // the reversal. So a run's reversals cost what it reverses, not every refund ever made (a refund
 // written by raw Cypher must do the same: SET o.unreversed_since = o.refunded_at on an order
 // with settled_run and no reversed_run; cypher/reconcile.cypher's "waiting" check finds one that
-// did not). Orders
-// that settled and were refunded before it existed get it once, BEFORE the index is created:
-// settlement refuses a store without the index (graph/settlement.py), so an index that exists
-// means this ran to the end.
+// did not). Orders that settled and were refunded before it existed get it once, BEFORE the
+// index is created: settlement and its preview refuse a store without the index
+// (graph/settlement.py), so an index that exists means this ran to the end.
 MATCH (o:Order) USING INDEX o:Order(refunded_at)
 WHERE o.refunded_at IS NOT NULL AND o.settled_run IS NOT NULL AND o.reversed_run IS NULL
   AND o.unreversed_since IS NULL

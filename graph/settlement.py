@@ -122,6 +122,13 @@ CALL () {
 RETURN plans, last
 """
 
+# cypher/schema.cypher creates this index only after it marked every settled order awaiting its
+# reversal, so a store that has it is one where reversals.cypher finds them all.
+UNREVERSED_INDEX = (
+    "SHOW INDEXES YIELD name WHERE name = 'order_unreversed_since' RETURN count(*) AS n"
+)
+
+
 # The pending count is built from payouts.cypher's and reversals.cypher's own selections
 # (graph/payrules.py), so that a run with nothing to do writes nothing at all (not even its
 # run record).
@@ -153,6 +160,17 @@ def refusal(plans: int, last: datetime | None, cutoff: datetime) -> SettlementRe
     return None
 
 
+def unmarked_refunds(indexes: int) -> SettlementRefused | None:
+    """Given UNREVERSED_INDEX's answer: a store whose schema predates o.unreversed_since would
+    settle (or preview) without its reversals."""
+    if indexes:
+        return None
+    return SettlementRefused(
+        "this store's schema predates the reversal index (order_unreversed_since), so refunds"
+        " of settled orders would not be found; run 'downline db migrate' first"
+    )
+
+
 def _context(record: neo4j.Record) -> tuple[int, datetime | None]:
     last = record["last"]
     return int(record["plans"]), None if last is None else last.to_native()
@@ -162,6 +180,9 @@ async def check_cutoff(session: neo4j.AsyncSession, cutoff: datetime) -> None:
     """Raises what ``settle`` would raise before starting at ``cutoff`` (for the preview)."""
     result = await session.run(CUTOFF_CONTEXT)
     refused = refusal(*_context(await result.single(strict=True)), cutoff)
+    if refused is None:
+        indexes = await session.run(UNREVERSED_INDEX)
+        refused = unmarked_refunds((await indexes.single(strict=True))["n"])
     if refused is not None:
         raise refused
 
@@ -214,24 +235,6 @@ def _old_ledger(driver: neo4j.Driver, database: str) -> SettlementRefused | None
     return SettlementRefused(
         f"this store still holds {left} payout line(s) of the old ledger (:Payout nodes);"
         " run 'downline db migrate' first"
-    )
-
-
-# cypher/schema.cypher creates this index only after it marked every settled order awaiting its
-# reversal, so a store that has it is one where reversals.cypher finds them all.
-UNREVERSED_INDEX = (
-    "SHOW INDEXES YIELD name WHERE name = 'order_unreversed_since' RETURN count(*) AS n"
-)
-
-
-def _unmarked_refunds(driver: neo4j.Driver, database: str) -> SettlementRefused | None:
-    """A store whose schema predates o.unreversed_since would settle without its reversals."""
-    records, _, _ = driver.execute_query(UNREVERSED_INDEX, database_=database)
-    if records[0]["n"]:
-        return None
-    return SettlementRefused(
-        "this store's schema predates the reversal index (order_unreversed_since), so refunds"
-        " of settled orders would not be found; run 'downline db migrate' first"
     )
 
 
@@ -290,7 +293,9 @@ def settle(
     refused = (
         refusal(*_context(records[0]), cutoff)
         or _old_ledger(driver, database)
-        or _unmarked_refunds(driver, database)
+        or unmarked_refunds(
+            driver.execute_query(UNREVERSED_INDEX, database_=database).records[0]["n"]
+        )
     )
     if refused is not None:
         raise refused

@@ -8,9 +8,10 @@
 // Per order, in ONE transaction: one ledger line (o)-[:PAID {tier, amount}]->(m) per eligible
 // tier (docs/model.md, "The ledger"), and the settled marker o.settled_run with o.pool,
 // o.retained, o.plan_id, and o.unreversed_since = o.refunded_at when a refund after $cutoff is
-// already recorded (reversals.cypher finds it there once a cutoff passes it). A batch that committed has marked its orders, a batch that did not left
-// nothing; an order is written only after its lock is taken and it is seen unmarked, so even an
-// overlapping run cannot pay twice; so running this again finishes the job.
+// already recorded (reversals.cypher finds it there once a cutoff passes it). A batch that
+// committed has marked its orders, a batch that did not left nothing; an order is written only
+// after its lock is taken and it is seen unmarked, so even an overlapping run cannot pay twice;
+// so running this again finishes the job.
 // Batches run one at a time. A batch writes its orders' lines into the members' relationship
 // chains, and it reads members' chains (SPONSORED_BY, HOLDS_PACKAGE, FLAGS) to find who is paid:
 // on Neo4j 5.26's record format, a traversal of a node whose chain another transaction is

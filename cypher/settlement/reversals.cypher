@@ -1,16 +1,16 @@
 // Settlement, step 3 of 4: reverses the payouts of orders refunded after they settled.
 //
-// Settled payouts are never edited: an order with refunded_at <= $cutoff that settled in an
-// earlier run (found by o.unreversed_since, its refunded_at while it waits for its reversal;
-// cypher/schema.cypher) gets, per payout line, a reversal line (o)-[:REVERSED {tier, amount}]->(m) with the
-// negated amount to the same member, and the marker o.reversed_run, all in one transaction per
-// batch. The platform-retained part of the order is cancelled with it. A tier that a risk
-// decision already reversed (graph/riskdecisions.py) is not reversed again. Safe to run again:
-// reversed orders are marked, in the transaction that writes their reversals, after the order's
-// lock (the SET) is taken. Batches run $concurrency at a time: each writes only its own orders
-// and the lines hanging off them, and reads no member's relationships (only its orders'), so the
-// concurrent inserts into members' chains that make payouts.cypher run serially cannot mislead
-// them.
+// Settled payouts are never edited: an order with refunded_at <= $cutoff that settled in an earlier
+// run (found by o.unreversed_since, its refunded_at while it waits for its reversal;
+// cypher/schema.cypher) gets, per payout line, a reversal line (o)-[:REVERSED {tier, amount}]->(m)
+// with the negated amount to the same member, and the marker o.reversed_run (unreversed_since
+// removed), all in one transaction per batch. The platform-retained part of the order is cancelled
+// with it. A tier that a risk decision already reversed (graph/riskdecisions.py) is not reversed
+// again. Safe to run again: reversed orders are marked, in the transaction that writes their
+// reversals, after the order's lock (the SET) is taken. Batches run $concurrency at a time: each
+// writes only its own orders and the lines hanging off them, and reads no member's relationships
+// (only its orders'), so the concurrent inserts into members' chains that make payouts.cypher run
+// serially cannot mislead them.
 //
 // Parameters: cutoff, run_id (the run that holds the lock), batch (orders per transaction),
 // concurrency (transactions at once), e.g.

@@ -12,6 +12,7 @@ from typing import Any
 import neo4j
 import pytest
 
+from graph.db import apply_schema
 from graph.orders import record_order, refund_order
 from graph.plans import PlanRefused
 from graph.preview import Difference, parse_plan, preview
@@ -198,6 +199,19 @@ def test_refusals_write_nothing(
     settle(graph, cutoff=at(30))
     with pytest.raises(SettlementRefused, match=r"settlement only moves forward$"):
         arun(preview, cutoff=at(29))
+
+
+def test_a_store_without_the_reversal_index_is_refused_like_a_run(
+    graph: neo4j.Driver, tmp_path: Path, arun: Callable[..., Any]
+) -> None:
+    seed(graph, tmp_path, LINE, [Ord("G-A", "GIFT_PACKAGE", "A", day=0)])
+    graph.execute_query("DROP INDEX order_unreversed_since")
+    try:
+        with pytest.raises(SettlementRefused, match=r"predates the reversal index.*db migrate"):
+            arun(preview, cutoff=at(30))
+    finally:
+        apply_schema(graph)
+    assert arun(preview, cutoff=at(30)).orders == 1
 
 
 def test_the_cli_previews_and_writes_the_difference(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import neo4j
 import pytest
@@ -22,9 +23,10 @@ from contract.importfiles import (
     check_products,
     line_start_near,
 )
-from downline.demo import write_demo_network
+from downline.demo import plant_risk, write_demo_network
 from graph import server
 from graph.bulkimport import (
+    SECOND_HALF_NUMBERS,
     BulkImportFailed,
     ImportFiles,
     managed_server,
@@ -47,7 +49,8 @@ CALL () {
 }
 CALL () {
   MATCH (a)-[r]->(b)
-  RETURN collect([type(r), coalesce(a.id, a.sku), coalesce(b.id, b.sku), keys(r)]) AS rels
+  RETURN collect([type(r), coalesce(a.id, a.sku), coalesce(b.id, b.sku, b.kind + ":" + b.value),
+                  keys(r)]) AS rels
 }
 RETURN nodes, rels
 """
@@ -82,7 +85,7 @@ def env(own: dict[str, str]) -> Iterator[dict[str, str]]:
     yield own
 
 
-def snapshot(env: dict[str, str]) -> dict[str, object]:
+def snapshot(env: dict[str, str]) -> dict[str, list[Any]]:
     with neo4j.GraphDatabase.driver(env["NEO4J_URI"], auth=("neo4j", PASSWORD)) as driver:
         records, _, _ = driver.execute_query(GRAPH)
     nodes = sorted([labels, sorted(props)] for labels, props in records[0]["nodes"])
@@ -91,13 +94,15 @@ def snapshot(env: dict[str, str]) -> dict[str, object]:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A small demo network, plus names and timestamps that test the importer's CSV and types."""
+    """A small demo network with identity signals (shared ones too), plus names and timestamps
+    that test the importer's CSV and types."""
     out = tmp_path_factory.mktemp("demo")
     write_demo_network(out, members=300, seed=11, orders=2_000)
+    assert plant_risk(out, seed=11, rate=0.05)
     members = out / "members.csv"
     with members.open("a", encoding="utf-8") as f:
-        f.write('X1,,2025-10-01T00:00:00Z,"Comma, ""quoted"" name"\n')
-        f.write('X2,X1,2025-10-02T08:30:00-05:00,"semi; colon | pipe"\n')
+        f.write('X1,,2025-10-01T00:00:00Z,"Comma, ""quoted"" name",,,\n')
+        f.write('X2,X1,2025-10-02T08:30:00-05:00,"semi; colon | pipe",,dev-x,\n')
     with (out / "orders.csv").open("a", encoding="utf-8") as f:
         f.write(
             "XO1,RETAIL,X2,X1,SKU00001,12.5,2025-10-03T00:00:00.123+01:00,2025-10-04T00:00:00Z\n"
@@ -124,18 +129,24 @@ def test_bulk_and_transactional_paths_write_the_same_graph(
     code, out, err = load(env, "--bulk", **demo)
     assert code == 0, err
     assert "path: bulk import" in out
-    assert out.splitlines()[-1].startswith("loaded 302 members,")
+    rows = len(demo["members"].read_text(encoding="utf-8").splitlines()) - 1
+    assert rows > 302  # the planted farms' recruits
+    assert out.splitlines()[-1].startswith(f"loaded {rows:,} members,")
     bulk = snapshot(env)
 
     assert bulk == through_transactions
     nodes = bulk["nodes"]
-    assert isinstance(nodes, list)
     assert len(nodes) > 2_300
     # The importer kept the offsets and the types the transactional path writes.
     order = next(n for n in nodes if ["id", "STRING NOT NULL", "XO1"] in n[1])
     assert ["amount", "INTEGER NOT NULL", "1250"] in order[1]
     assert ["paid_at", "ZONED DATETIME NOT NULL", "2025-10-03T00:00:00.123+01:00"] in order[1]
     assert not any(p[0] == "seller_id" and p[2] == "" for n in nodes for p in n[1])
+    # Identity signals: one node per distinct (kind, value), shared by the members that use it.
+    identifiers = [n for n in nodes if n[0] == ["Identifier"]]
+    uses = [r for r in bulk["rels"] if r[0] == "USES"]
+    assert len(identifiers) < len(uses)
+    assert ["USES", "X2", "device_id:dev-x", []] in uses
 
 
 def test_the_bulk_path_builds_the_schema_and_restarts_the_same_server(
@@ -268,6 +279,20 @@ def check_in_halves(
         return count, errors, list(files.order_parts), written[0], written[1], args
 
 
+def by_order_id(orders: bytes, sold: bytes) -> tuple[list[bytes], list[bytes]]:
+    """The orders rows without their importer number and the SOLD rows with the order's id in
+    place of its number: what two numberings of the same orders have in common. The numbers
+    must be distinct, or the importer would take two orders for one."""
+    order_rows = [row.split(b",", 1) for row in orders.splitlines()]
+    numbers = dict(order_rows)
+    assert len(numbers) == len(order_rows)
+    order_ids = {number: rest.split(b",", 3)[2] for number, rest in numbers.items()}
+    sold_rows = [row.split(b",") for row in sold.splitlines()]
+    return [rest for _, rest in order_rows], [
+        seller + b"," + order_ids[o] for seller, o in sold_rows
+    ]
+
+
 def test_orders_checked_in_two_halves_write_what_one_pass_writes(
     demo: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -278,8 +303,12 @@ def test_orders_checked_in_two_halves_write_what_one_pass_writes(
     assert errors == []
     whole = check_in_halves(demo["orders"], demo, tmp_path / "whole", split=False)
     assert whole[2] == [""]
-    assert (count, orders, sold) == (whole[0], whole[3], whole[4])
-    assert count == 2_001
+    assert count == whole[0] == 2_001
+    assert by_order_id(orders, sold) == by_order_id(whole[3], whole[4])
+    # The second half numbers its orders apart from the first; one pass numbers them in order.
+    assert orders.split(b"\n", 1)[0].startswith(b"0,")
+    assert any(row.startswith(b"%d," % SECOND_HALF_NUMBERS) for row in orders.splitlines())
+    assert [int(row.split(b",", 1)[0]) for row in whole[3].splitlines()] == list(range(2_001))
     halves = tmp_path / "halves"
     order_nodes = next(a for a in args if a.startswith("--nodes=Order="))
     assert order_nodes == (
@@ -287,6 +316,7 @@ def test_orders_checked_in_two_halves_write_what_one_pass_writes(
         f"{halves / 'orders-2.csv'}"
     )
     assert any(a.endswith(f"{halves / 'sold-1.csv'},{halves / 'sold-2.csv'}") for a in args)
+    assert "--id-type=integer" in args
 
 
 def with_lines(source: Path, target: Path, lines: dict[int, str]) -> Path:

@@ -45,7 +45,6 @@ from graph import server
 from graph.db import apply_schema, clear, connect
 from graph.ledger import LINE
 
-DATE = "2026-12-03"
 RESULTS = ROOT / "bench" / "results"
 WORK = ROOT / "bench" / "data" / "drills"
 DATA = ROOT / "bench" / "data" / "2k"
@@ -342,7 +341,7 @@ class Report:
         )
         merged = merge([json.loads(p.read_text()) for p in sorted(WORK.glob("*.json"))])
         RESULTS.mkdir(parents=True, exist_ok=True)
-        base = RESULTS / f"{DATE}-drills"
+        base = results_base(merged)
         base.with_suffix(".json").write_text(
             json.dumps(asdict(merged), indent=2, default=str) + "\n"
         )
@@ -351,7 +350,7 @@ class Report:
     def markdown(self) -> str:
         d = self.drills
         lines = [
-            f"# Crash drills, {DATE}",
+            f"# Crash drills, {d.started[:10]}",
             "",
             f"`python -m bench.drills`, started {d.started}"
             + (
@@ -608,6 +607,12 @@ def rollups_phase(rig: Rig, data: Path, kills: int, drills: Drills, report: Repo
         print(f"rollups kill {n}: {drills.kills[-1]}", flush=True)
 
 
+def results_base(drills: Drills) -> Path:
+    """bench/results/<day the drills started>-drills (.json, .md): a later run never writes
+    over an earlier day's results."""
+    return RESULTS / f"{drills.started[:10]}-drills"
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.drills")
     parser.add_argument("--kills", type=int, default=20, help="kills per phase")
@@ -623,7 +628,7 @@ def main(argv: list[str]) -> int:
     options = parser.parse_args(argv)
     if options.report:
         merged = merge([json.loads(p.read_text()) for p in sorted(WORK.glob("*.json"))])
-        base = RESULTS / f"{DATE}-drills"
+        base = results_base(merged)
         base.with_suffix(".json").write_text(json.dumps(asdict(merged), indent=2) + "\n")
         base.with_suffix(".md").write_text(Report(merged, "all").markdown())
         return 0

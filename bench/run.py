@@ -229,6 +229,8 @@ class Bench:
     day_rows: int = 0
     naive_p50: dict[tuple[str, str], float] = field(default_factory=dict)
     api_measured: set[int] = field(default_factory=set)
+    task_peaks: dict[str, int | None] = field(default_factory=dict)
+    """Peak resident memory of each heavy step's own process (bench/tasks.py), by step."""
     started: float = field(default_factory=time.monotonic)
 
     def __post_init__(self) -> None:
@@ -588,6 +590,7 @@ class Bench:
             assert self.net is not None
             until = self.cutoff.isoformat()
             first = self.task(["settle", "--until", until], self.scale.settle_timeout_s)
+            self.task_peaks["settlement, first run"] = first["peak_rss_bytes"]
             run = first["run"]
             if run is None:
                 raise RuntimeError("the first run found nothing to settle")
@@ -748,6 +751,7 @@ class Bench:
         with self.step("rollups", "downline rollups refresh", "import"):
             result = self.task(["refresh"], self.scale.refresh_timeout_s)
             self.refresh_s = seconds = float(result["seconds"])
+            self.task_peaks["rollups refresh"] = result["peak_rss_bytes"]
             targets = (Target("refresh", seconds, scales.REFRESH_S),)
             self.report.add(
                 Row(
@@ -1135,6 +1139,16 @@ class Bench:
                 )
         except Skip:
             pass
+        for step, peak in self.task_peaks.items():
+            self.report.add(
+                Row(
+                    "memory",
+                    f"{step}: its process's peak (VmHWM)",
+                    "n/a" if peak is None else size(peak),
+                    note="the client side, beside Neo4j (bench/tasks.py)",
+                    data={"peak_rss_bytes": peak},
+                )
+            )
         with suppress(Skip):
             self.api_memory()
 

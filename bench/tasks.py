@@ -2,8 +2,10 @@
 
 ``python -m bench.tasks settle --until T``, ``python -m bench.tasks preview --until T [--plan F]``
 or ``python -m bench.tasks refresh`` runs the same graph function the CLI runs, times it
-in-process (no interpreter start-up in the figure) and prints one JSON line. Connection
-settings come from the environment, as for ``downline``.
+in-process (no interpreter start-up in the figure) and prints one JSON line, with the
+process's peak resident memory (``peak_rss_bytes``, its ``VmHWM``: the client side of the step,
+which for the refresh holds the tree and the orders in numpy). Connection settings come from the
+environment, as for ``downline``.
 """
 
 from __future__ import annotations
@@ -11,10 +13,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
 
+from bench.servers import vm_hwm
 from contract.money import parse_timestamp
 from contract.settings import Settings
 from graph.db import connect, connect_async
@@ -134,6 +138,10 @@ def main() -> None:
         result = run_preview(args.until, args.plan)
     else:
         result = run_settle(args.until) if args.task == "settle" else run_refresh()
+    # VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss over exec from the forked
+    # parent, so a child of the bench (which holds the whole network in numpy) would report the
+    # bench's size (3.5 GiB at 1M for both the settlement and the refresh, 2026-12-04).
+    result["peak_rss_bytes"] = vm_hwm(os.getpid())
     print(json.dumps(result))
 
 

@@ -161,6 +161,9 @@ def test_the_write_path_alone(
         "next day",
         "memory",
     }
+    peaks = {r["measure"]: r["data"] for r in result["rows"] if r["section"] == "memory"}
+    for step in ("settlement, first run", "rollups refresh"):
+        assert 10 << 20 < peaks[f"{step}: its process's peak (VmHWM)"]["peak_rss_bytes"] < 1 << 30
     load, settle, again = [r for r in result["rows"] if r["section"] == "next day"]
     # 1,500 orders, one in 365 again as the next day's: 5, settled by the run a day later.
     assert load["measure"] == "downline load --transactional (5 orders)"

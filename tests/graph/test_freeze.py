@@ -18,7 +18,7 @@ from graph import ledger, risk, riskdecisions, withdrawals
 from graph.audit import AuditRecord, audit_log_sync
 from graph.cypherfiles import run_file
 from graph.errors import BadInput, DownlineError, NotFound
-from graph.orders import refund_order
+from graph.orders import record_order, refund_order
 from graph.payrules import SETTLEMENT_DIR
 from graph.plans import Plan, PlanRefused, load_plans, plan_from_mapping, store_plan
 from graph.settlement import reconcile, settle
@@ -434,3 +434,52 @@ def test_a_flag_has_one_decision_record_whatever_its_state_says(
     assert flag_state(arun) == (risk.OPEN, B_FEN + C_FEN)
     assert payouts(frozen) == LINES
     assert audits(frozen) == []
+
+
+def flags_stale(graph: neo4j.Driver) -> list[tuple[str, bool]]:
+    records, _, _ = graph.execute_query(
+        "MATCH (f:RiskFlag) RETURN f.id AS id, f.stale_since IS NOT NULL AS stale ORDER BY id"
+    )
+    return [tuple(r) for r in records]
+
+
+def test_a_stale_flag_freezes_nothing_new_and_keeps_what_it_froze(
+    frozen: neo4j.Driver, arun: Callable[..., Any]
+) -> None:
+    """A refresh that no longer finds a flag that froze money keeps it, marked stale: the next
+    run pays its members unfrozen while what it froze stays frozen; found again, it freezes."""
+
+    def sell(order_id: str, day: float) -> None:
+        arun(
+            record_order,
+            order_id=order_id,
+            kind="RETAIL",
+            buyer_id="D",
+            seller_id="B",
+            sku="SKU1",
+            amount=10_000,
+            paid_at=at(day),
+        )
+
+    # C stops sharing B's device: the duplicate-accounts evidence is gone.
+    frozen.execute_query("MATCH (:Member {id: 'C'})-[u:USES]->() DELETE u")
+    risk.refresh(frozen)
+    assert flags_stale(frozen) == [(FLAG, True)]
+    sell("R2", 12)
+    settle(frozen, cutoff=at(20))
+    assert (frozen_by(frozen)["R2|1|P"], frozen_by(frozen)["R1|1|P"]) == (None, [FLAG])
+    assert money(arun, "B") == (B_FEN + 1_500, B_FEN, 1_500)
+    assert flag_state(arun) == (risk.OPEN, B_FEN + C_FEN)
+
+    # The device is shared again: the same flag, no longer stale, freezes the next run's lines.
+    frozen.execute_query(
+        "MATCH (c:Member {id: 'C'}), (i:Identifier {kind: 'device_id', value: 'dev:bc'})"
+        " CREATE (c)-[:USES]->(i)"
+    )
+    risk.refresh(frozen)
+    assert flags_stale(frozen) == [(FLAG, False)]
+    sell("R3", 21)
+    settle(frozen, cutoff=at(30))
+    assert frozen_by(frozen)["R3|1|P"] == [FLAG]
+    assert money(arun, "B") == (B_FEN + 3_000, B_FEN + 1_500, 1_500)
+    assert reconcile(frozen).ok

@@ -60,6 +60,7 @@ IMPORT_ROWS_S = 50_000
 SETTLE_FIRST_ORDERS_S = 30_000
 SETTLE_RERUN_ORDERS_S = 200_000
 SETTLE_DAY_S = 2.0  # issue 12.3: one more day (~30,000 orders at 1M), CLI start included
+PREVIEW_DAY_S = 2.0  # issue 13.5: a preview of one day's orders
 DAY_LOAD_ROWS_S = 20_000  # issue 12.4: a day's increment, transactional, into the 1M store
 SUBTREE_P99_S = 0.020
 NAIVE_SPEEDUP = 100

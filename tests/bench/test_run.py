@@ -164,7 +164,14 @@ def test_the_write_path_alone(
     peaks = {r["measure"]: r["data"] for r in result["rows"] if r["section"] == "memory"}
     for step in ("settlement, first run", "rollups refresh"):
         assert 10 << 20 < peaks[f"{step}: its process's peak (VmHWM)"]["peak_rss_bytes"] < 1 << 30
-    load, settle, again = [r for r in result["rows"] if r["section"] == "next day"]
+    load, preview, settle, again = [r for r in result["rows"] if r["section"] == "next day"]
+    assert preview["measure"].startswith("downline settle --preview --until ")
+    assert preview["value"].startswith("5 orders in ") and preview["data"]["orders"] == 5
+    assert preview["target"] == "≤ 2 s, interpreter start included"
+    assert preview["data"]["paid"] == settle["data"]["paid"] > 0
+    assert "the preview of the next day pays what its run paid" in {
+        c["what"] for c in result["checks"]
+    }
     # 1,500 orders, one in 365 again as the next day's: 5, settled by the run a day later.
     assert load["measure"] == "downline load --transactional (5 orders)"
     assert settle["measure"].startswith("downline settle --until ")

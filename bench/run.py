@@ -330,8 +330,10 @@ class Bench:
         return result.stdout, seconds
 
     def task(self, args: list[str], timeout: float) -> dict[str, Any]:
-        stdout, _ = self.command(["-m", "bench.tasks", *args], timeout)
+        """The task's JSON line, with ``wall_seconds``: the whole child, interpreter included."""
+        stdout, wall = self.command(["-m", "bench.tasks", *args], timeout)
         result: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
+        result["wall_seconds"] = wall
         return result
 
     def graph_query(self, query: str, **params: Any) -> list[dict[str, Any]]:
@@ -707,12 +709,10 @@ class Bench:
         until = (self.cutoff + timedelta(days=1)).isoformat()
         preview: dict[str, Any] = {}
         with self.step("next day", "downline settle --preview", "next day"):
-            # bench/tasks.py runs what the CLI runs and prints it; its wall time, like the
-            # commands', includes the interpreter and driver start.
-            stdout, wall = self.command(
-                ["-m", "bench.tasks", "preview", "--until", until], self.scale.settle_timeout_s
-            )
-            preview = json.loads(stdout.strip().splitlines()[-1])
+            # bench/tasks.py runs what the CLI runs; its wall time, like the commands',
+            # includes the interpreter and driver start.
+            preview = self.task(["preview", "--until", until], self.scale.settle_timeout_s)
+            wall = preview["wall_seconds"]
             targets = (Target("seconds", wall, scales.PREVIEW_DAY_S),)
             self.report.add(
                 Row(
@@ -723,7 +723,7 @@ class Bench:
                     status=judged(targets),
                     targets=targets,
                     note=f"{preview['seconds']:.2f} s in-process; writes nothing",
-                    data={**preview, "wall_seconds": wall},
+                    data=preview,
                 )
             )
         with self.step("next day", "downline settle", "next day"):
